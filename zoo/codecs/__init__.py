@@ -1,0 +1,1 @@
+"""Codecs: landmarks <-> training targets."""

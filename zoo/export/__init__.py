@@ -1,0 +1,1 @@
+"""Export to SavedModel, LiteRT/TFLite and ONNX, with parity checks."""
