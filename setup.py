@@ -16,7 +16,7 @@ setup(
     install_requires=[
         "keras>=3.8,<3.16",
         "numpy>=1.26,<2.5",
-        "opencv-python-headless>=4.9",
+        "opencv-python-headless>=4.9,<5",  # 5.x dropped the Haar cascades
         "absl-py>=2.0",
         "scipy>=1.11",
         "h5py>=3.9",

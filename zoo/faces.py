@@ -1,0 +1,224 @@
+"""Face finding and face crops for inference (numpy + OpenCV, no TensorFlow).
+
+A landmark model sees a square face crop of its input size. This module turns any image a user
+has (grayscale, RGB, RGBA, 8 or 16 bit, float) into RGB uint8, finds faces with a detector that
+needs no download (OpenCV's bundled Haar cascade) or with a YuNet ONNX file the user passes, and
+crops a face to the model's input with the affine matrix that maps predictions back.
+
+Example:
+    >>> import numpy as np, zoo.faces
+    >>> image = np.zeros((240, 320, 3), np.uint8)
+    >>> crop, matrix = zoo.faces.crop_face(image, [100, 60, 200, 180], size=128)
+    >>> crop.shape
+    (128, 128, 3)
+"""
+import os
+
+import cv2
+import numpy as np
+
+
+def to_rgb_uint8(image):
+    """Converts an image to (H, W, 3) RGB uint8.
+
+    Args:
+        image: (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA array; uint8, uint16 (scaled
+            by 1/257) or float in [0, 1] (values above 1 are taken as [0, 255]).
+
+    Returns:
+        (H, W, 3) uint8 array.
+
+    Raises:
+        ValueError: for anything that is not an image.
+    """
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):
+        raise ValueError(
+            "Expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4). "
+            f"Received: shape={image.shape}")
+    if image.size == 0:
+        raise ValueError(f"Expected a non-empty image. Received: shape={image.shape}")
+    if image.dtype == np.uint16:
+        image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
+    elif np.issubdtype(image.dtype, np.floating):
+        if not np.all(np.isfinite(image)):
+            raise ValueError("Expected a finite image. Received: an image with NaN or inf")
+        scale = 255.0 if image.max() <= 1.0 else 1.0
+        image = np.clip(image * scale, 0, 255).round().astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ValueError(
+            f"Expected uint8, uint16 or float pixels. Received: dtype={image.dtype}")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.shape[-1] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)
+    return image
+
+
+def crop_matrix(box, size, margin=0.25):
+    """The affine matrix (2, 3) from image to a square crop around a face box.
+
+    Args:
+        box: x1, y1, x2, y2 of the face in image pixels.
+        size: side of the output crop in pixels.
+        margin: the crop's side is max(box width, box height) * (1 + margin).
+
+    Returns:
+        float64 (2, 3) matrix M with crop = M @ [x, y, 1].
+    """
+    x1, y1, x2, y2 = [float(v) for v in box]
+    if not (x2 > x1 and y2 > y1):
+        raise ValueError(f"Expected a box x1 < x2, y1 < y2. Received: box={list(box)}")
+    side = max(x2 - x1, y2 - y1) * (1.0 + margin)
+    scale = size / side
+    cx, cy = (x1 + x2) / 2.0, (y1 + y2) / 2.0
+    # Pixel centres are integers: the crop's centre (size - 1) / 2 sits on the box centre.
+    return np.array([[scale, 0.0, (size - 1) / 2.0 - scale * cx],
+                     [0.0, scale, (size - 1) / 2.0 - scale * cy]])
+
+
+def crop_face(image, box, size, margin=0.25):
+    """Crops a square face region resized to ``size``.
+
+    Returns:
+        (crop (size, size, 3) uint8, matrix (2, 3) image -> crop).
+    """
+    image = to_rgb_uint8(image)
+    matrix = crop_matrix(box, size, margin)
+    crop = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return crop, matrix
+
+
+def to_image_coordinates(points, matrix):
+    """Maps (..., N, 2) crop coordinates back to the image with the inverse of ``matrix``."""
+    inverse = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+    points = np.asarray(points, np.float64)
+    return points @ inverse[:, :2].T + inverse[:, 2]
+
+
+class HaarFaceDetector:
+    """OpenCV's bundled Haar cascades: no download, works offline.
+
+    The frontal cascades miss tilted heads, so the image is also searched rotated by each angle
+    in ``angles``, with two cascades (``default`` and ``alt2``); the boxes are mapped back to
+    the image and merged by non-maximum suppression. The score of a face is the number of
+    raw detections that support it (OpenCV's neighbour count, summed over the passes).
+
+    Args:
+        angles: in-plane rotations (degrees) to search.
+        max_side: large images are searched at this longest side (boxes are scaled back).
+        min_size_fraction: smallest face side as a fraction of the shorter image side.
+        min_neighbors: OpenCV's ``minNeighbors`` for each pass.
+        iou_threshold: boxes overlapping more than this are one face.
+    """
+
+    _CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml")
+
+    def __init__(self, angles=(0.0, -20.0, 20.0), max_side=640, min_size_fraction=0.05,
+                 min_neighbors=3, iou_threshold=0.3):
+        self._cascades = []
+        for name in self._CASCADES:
+            path = os.path.join(cv2.data.haarcascades, name)
+            cascade = cv2.CascadeClassifier(path)
+            if cascade.empty():
+                raise RuntimeError(f"OpenCV's Haar cascade could not be loaded from {path}")
+            self._cascades.append(cascade)
+        self.angles = tuple(angles)
+        self.max_side = max_side
+        self.min_size_fraction = min_size_fraction
+        self.min_neighbors = min_neighbors
+        self.iou_threshold = iou_threshold
+
+    def detect_with_scores(self, image):
+        """Returns (boxes (K, 4) float32 x1, y1, x2, y2; scores (K,)), best first."""
+        gray = cv2.cvtColor(to_rgb_uint8(image), cv2.COLOR_RGB2GRAY)
+        scale = min(1.0, self.max_side / max(gray.shape))
+        if scale < 1.0:
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        gray = cv2.equalizeHist(gray)
+        height, width = gray.shape
+        min_side = max(20, int(min(height, width) * self.min_size_fraction))
+        boxes, scores = [], []
+        for angle in self.angles:
+            rotation = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
+            rotated = gray if angle == 0 else cv2.warpAffine(gray, rotation, (width, height))
+            back = cv2.invertAffineTransform(rotation)
+            for cascade in self._cascades:
+                found, neighbours = cascade.detectMultiScale2(
+                    rotated, scaleFactor=1.1, minNeighbors=self.min_neighbors,
+                    minSize=(min_side, min_side))
+                for (x, y, w, h), n in zip(np.reshape(found, (-1, 4)), np.ravel(neighbours)):
+                    centre = back[:, :2] @ np.array([x + w / 2.0, y + h / 2.0]) + back[:, 2]
+                    half = (w + h) / 4.0
+                    boxes.append([centre[0] - half, centre[1] - half,
+                                  centre[0] + half, centre[1] + half])
+                    scores.append(float(n))
+        if not boxes:
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+        boxes, scores = _merge_boxes(np.array(boxes) / scale, np.array(scores),
+                                     self.iou_threshold)
+        return boxes.astype(np.float32), scores.astype(np.float32)
+
+    def __call__(self, image):
+        """Returns (K, 4) float32 boxes x1, y1, x2, y2, most supported face first."""
+        return self.detect_with_scores(image)[0]
+
+
+def _iou(box, boxes):
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    return inter / (area(box) + area(boxes) - inter)
+
+
+def _merge_boxes(boxes, scores, iou_threshold):
+    """Greedy NMS that sums the scores of the boxes each kept box absorbs and averages them."""
+    order = np.argsort(-scores)
+    boxes, scores = boxes[order], scores[order]
+    used = np.zeros(len(boxes), bool)
+    merged, merged_scores = [], []
+    for i in range(len(boxes)):
+        if used[i]:
+            continue
+        group = (~used) & (_iou(boxes[i], boxes) > iou_threshold)
+        group[i] = True
+        used |= group
+        weights = scores[group][:, None]
+        merged.append((boxes[group] * weights).sum(0) / weights.sum())
+        merged_scores.append(scores[group].sum())
+    merged, merged_scores = np.array(merged), np.array(merged_scores)
+    order = np.argsort(-merged_scores)
+    return merged[order], merged_scores[order]
+
+
+class YuNetFaceDetector:
+    """OpenCV's YuNet face detector from an ONNX file the user provides
+    (``face_detection_yunet_2023mar.onnx`` from the OpenCV model zoo).
+
+    Args:
+        model_path: path of the ONNX file.
+        score_threshold: minimum detection score.
+    """
+
+    def __init__(self, model_path, score_threshold=0.7):
+        if not os.path.isfile(model_path):
+            raise ValueError(f"YuNet model file not found. Received: model_path={model_path!r}")
+        self.model_path = model_path
+        self.score_threshold = score_threshold
+        self._detector = cv2.FaceDetectorYN.create(model_path, "", (320, 320), score_threshold)
+
+    def __call__(self, image):
+        image = to_rgb_uint8(image)
+        self._detector.setInputSize((image.shape[1], image.shape[0]))
+        _, faces = self._detector.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        if faces is None:
+            return np.zeros((0, 4), np.float32)
+        boxes = np.stack([faces[:, 0], faces[:, 1], faces[:, 0] + faces[:, 2],
+                          faces[:, 1] + faces[:, 3]], axis=1).astype(np.float32)
+        return boxes[np.argsort(-faces[:, -1])]
