@@ -22,6 +22,11 @@ def _shape_of(structure):
 
 
 def _symbolic_inputs(input_data):
+    if isinstance(input_data, dict):
+        return {key: keras.Input(shape=np.asarray(value).shape[1:], batch_size=None,
+                                 dtype=str(np.asarray(value).dtype), name=key)
+                for key, value in input_data.items()}
+
     def make(array):
         array = np.asarray(array)
         return keras.Input(shape=array.shape[1:], batch_size=None, dtype=str(array.dtype))
