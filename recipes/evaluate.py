@@ -1,0 +1,30 @@
+"""Writes the paper-style evaluation report of a training run (NME per subset, FR, AUC,
+per-area NME, CED plot PNG).
+
+    python recipes/evaluate.py --run_dir=runs/aheat1d_300w --data_dir=/data/300w
+    python recipes/evaluate.py --run_dir=demo_out/run          # SynthFace test faces
+
+Protocols: 300W common / challenging / full; AFLW full / frontal; WFLW test + 6 attribute
+subsets; COFW test. The report goes to <run_dir>/eval (report.txt, report.json, ced.png).
+"""
+from absl import app, flags
+
+import zoo.evaluation
+
+_RUN_DIR = flags.DEFINE_string("run_dir", None, "Training run folder (config.json + checkpoints).",
+                               required=True)
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Dataset root (default: the run's; none: SynthFace).")
+_DATASET = flags.DEFINE_string("dataset", None, "Dataset name (default: the run's).")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Report folder (default <run_dir>/eval).")
+_NUM_SYNTHETIC = flags.DEFINE_integer("num_synthetic", 200, "SynthFace test faces without data.")
+
+
+def main(argv):
+    del argv
+    zoo.evaluation.evaluate_run(_RUN_DIR.value, output_dir=_OUTPUT_DIR.value,
+                                data_dir=_DATA_DIR.value, dataset=_DATASET.value,
+                                num_synthetic=_NUM_SYNTHETIC.value)
+
+
+if __name__ == "__main__":
+    app.run(main)

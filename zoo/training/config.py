@@ -1,0 +1,188 @@
+"""Frozen training configurations with the paper's defaults, written as ``config.json``.
+
+A run can be reproduced from its own folder: the recipe writes the config it ran with next to
+its checkpoints, and :func:`load_config` reads it back.
+
+Paper defaults (Sec. 4, "Implementation details" of the attentive 1D heatmap paper): faces
+cropped and scaled to F = 256, 1D heatmap length L = 3 F = 768, batch 10, Adam with learning
+rate 1e-4; gamma (Eq. 10) 0.4 on 300W, 0.5 on AFLW, 0.4 on 300VW; lambda (Eq. 13) 0.3.
+"""
+import dataclasses
+import json
+import os
+from typing import Optional
+
+STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
+DATASETS = ("synthface", "300w", "aflw", "wflw", "cofw", "300vw")
+CONFIG_FILENAME = "config.json"
+
+
+def _check(condition, message):
+    if not condition:
+        raise ValueError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on. Frozen: derive variants with ``replace``.
+
+    Attributes:
+        model: preset name for ``zoo.create`` (e.g. ``"aheat1d_300w"``).
+        model_overrides: extra ``zoo.create`` overrides of the architecture config (e.g.
+            ``{"num_stacks": 1}``), or None.
+        dataset: one of ``DATASETS``; ``"synthface"`` needs no ``data_dir``.
+        data_dir: dataset root folder, or None to train on SynthFace (with a banner).
+        output_dir: checkpoints, ``config.json``, TensorBoard logs and reports go here.
+        input_size: face crop size F in pixels; None keeps the preset's (the paper presets
+            use the paper's F = 256). The recipe writes the resolved value to config.json.
+        heatmap_length: 1D heatmap length L; None keeps the preset's (paper presets: 3 F =
+            768).
+        gamma: co-attention weight of Eq. 10 (paper: 0.4 on 300W, 0.5 on AFLW).
+        temporal_lambda: decay of Eq. 13 (paper: 0.3); trackers only.
+        clip_length: frames per training clip T; trackers only.
+        init_checkpoint: detector run folder to initialise a tracker's detector from.
+        batch_size: global batch size over all replicas (paper: 10).
+        learning_rate: Adam learning rate (paper: 1e-4).
+        steps: optimizer steps in total (a resumed run continues up to this number).
+        strategy: one of ``STRATEGIES``.
+        mixed_precision: train under the ``mixed_float16`` policy with loss scaling.
+        checkpoint_every: steps between checkpoints (and one at the end).
+        log_every: steps between TensorBoard scalar summaries.
+        eval_every: steps between validation runs (0: only at the start and the end).
+        image_every: steps between TensorBoard images of predicted landmarks (0: never).
+        num_synthetic: SynthFace training faces when no ``data_dir`` is given.
+        num_val: validation faces (SynthFace) or at most this many validation samples.
+        seed: seed for data order and SynthFace generation.
+    """
+
+    model: str = "aheat1d_300w"
+    dataset: str = "300w"
+    data_dir: Optional[str] = None
+    output_dir: str = "runs/aheat1d_300w"
+    model_overrides: Optional[dict] = None
+    input_size: Optional[int] = None
+    heatmap_length: Optional[int] = None
+    gamma: float = 0.4
+    temporal_lambda: float = 0.3
+    clip_length: int = 4
+    init_checkpoint: Optional[str] = None
+    batch_size: int = 10
+    learning_rate: float = 1e-4
+    steps: int = 100_000
+    strategy: str = "one_device"
+    mixed_precision: bool = False
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    eval_every: int = 5000
+    image_every: int = 5000
+    num_synthetic: int = 2000
+    num_val: int = 200
+    seed: int = 0
+
+    def __post_init__(self):
+        _check(self.dataset in DATASETS,
+               f"dataset must be one of {DATASETS}. Received: dataset={self.dataset!r}")
+        _check(self.strategy in STRATEGIES,
+               f"strategy must be one of {STRATEGIES}. Received: strategy={self.strategy!r}")
+        for name in ("batch_size", "steps", "checkpoint_every", "log_every", "clip_length",
+                     "num_synthetic", "num_val"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value > 0,
+                   f"{name} must be a positive integer. Received: {name}={value!r}")
+        for name in ("eval_every", "image_every"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 0,
+                   f"{name} must be a non-negative integer. Received: {name}={value!r}")
+        for name in ("input_size", "heatmap_length"):
+            value = getattr(self, name)
+            _check(value is None or (isinstance(value, int) and value > 0),
+                   f"{name} must be a positive integer or None. Received: {name}={value!r}")
+        _check(self.model_overrides is None or isinstance(self.model_overrides, dict),
+               "model_overrides must be a dict or None. Received: "
+               f"model_overrides={self.model_overrides!r}")
+        _check(self.learning_rate > 0,
+               f"learning_rate must be > 0. Received: learning_rate={self.learning_rate}")
+        _check(0.0 <= self.gamma <= 1.0, f"gamma must be in [0, 1]. Received: gamma={self.gamma}")
+        _check(0.0 <= self.temporal_lambda <= 1.0,
+               f"temporal_lambda must be in [0, 1]. Received: "
+               f"temporal_lambda={self.temporal_lambda}")
+
+    def replace(self, **changes):
+        """Returns a copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"Unknown TrainConfig fields. Received: {unknown}")
+        return cls(**values)
+
+
+# Paper settings per recipe (Sec. 4): the recipes start from these and apply their flags.
+PAPER_DEFAULTS = {
+    "300w": TrainConfig(model="aheat1d_300w", dataset="300w", gamma=0.4,
+                        output_dir="runs/aheat1d_300w"),
+    "aflw": TrainConfig(model="aheat1d_aflw", dataset="aflw", gamma=0.5,
+                        output_dir="runs/aheat1d_aflw"),
+    "wflw": TrainConfig(model="aheat1d_wflw", dataset="wflw", gamma=0.4,
+                        output_dir="runs/aheat1d_wflw"),
+    "cofw": TrainConfig(model="aheat1d_cofw", dataset="cofw", gamma=0.4,
+                        output_dir="runs/aheat1d_cofw"),
+    "300vw": TrainConfig(model="aheat1d_tracker_300vw", dataset="300vw", gamma=0.4,
+                         temporal_lambda=0.3, output_dir="runs/aheat1d_tracker_300vw"),
+}
+
+
+def save_config(config, directory):
+    """Writes ``config`` as ``<directory>/config.json`` and returns the path.
+
+    Args:
+        config: a frozen dataclass (``TrainConfig`` or similar).
+        directory: folder to write into (created if missing).
+
+    Returns:
+        The path of the written file.
+
+    Example:
+        >>> import tempfile
+        >>> from zoo.training.config import TrainConfig, save_config, load_config
+        >>> folder = tempfile.mkdtemp()
+        >>> path = save_config(TrainConfig(steps=5), folder)
+        >>> load_config(folder).steps
+        5
+    """
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, CONFIG_FILENAME)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(dataclasses.asdict(config), handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    return path
+
+
+def load_config(directory, cls=TrainConfig):
+    """Reads ``<directory>/config.json`` back into ``cls``.
+
+    Args:
+        directory: a run folder written by :func:`save_config`.
+        cls: the dataclass to build (default ``TrainConfig``).
+
+    Returns:
+        An instance of ``cls``.
+
+    Example:
+        >>> from zoo.training.config import load_config
+        >>> # config = load_config("runs/aheat1d_300w")
+    """
+    path = os.path.join(directory, CONFIG_FILENAME)
+    if not os.path.isfile(path):
+        raise ValueError(f"No {CONFIG_FILENAME} in the run folder. Received: directory={directory}")
+    with open(path, encoding="utf-8") as handle:
+        values = json.load(handle)
+    if hasattr(cls, "from_dict"):
+        return cls.from_dict(values)
+    return cls(**values)

@@ -1,0 +1,128 @@
+"""absl flags shared by the training recipes, and the one call a recipe makes.
+
+Each recipe keeps module-level FlagHolders (``_FLAGS = define_training_flags(defaults)``) and
+its ``main`` is ``run_recipe(config_from_flags(_FLAGS, defaults), ...)``.
+"""
+import dataclasses
+import json
+
+from absl import flags
+
+from zoo.training.config import DATASETS, STRATEGIES, TrainConfig
+
+_HELP = {
+    "model": "Preset name (zoo.list_models()).",
+    "data_dir": "Dataset root; leave empty to train on SynthFace (synthetic faces).",
+    "output_dir": "Checkpoints, config.json, TensorBoard logs (resumes from here).",
+    "input_size": "Face crop size F (paper: 256); default: the preset's.",
+    "heatmap_length": "1D heatmap length L (paper: 768); default: the preset's.",
+    "gamma": "Co-attention weight gamma of Eq. 10.",
+    "temporal_lambda": "Temporal decay lambda of Eq. 13 (trackers).",
+    "clip_length": "Frames per training clip (trackers).",
+    "init_checkpoint": "Run folder of a detector to initialise the tracker's detector from.",
+    "batch_size": "Global batch size (paper: 10).",
+    "learning_rate": "Adam learning rate (paper: 1e-4).",
+    "steps": "Total training steps (a resumed run continues up to this number).",
+    "mixed_precision": "Train under mixed_float16 with loss scaling.",
+    "checkpoint_every": "Steps between checkpoints.",
+    "log_every": "Steps between TensorBoard loss scalars.",
+    "eval_every": "Steps between validation NME runs (0: start and end only).",
+    "image_every": "Steps between TensorBoard landmark images (0: end only).",
+    "num_synthetic": "SynthFace training faces when no --data_dir is given.",
+    "num_val": "Validation faces.",
+    "seed": "Data seed.",
+}
+
+
+def define_training_flags(defaults, flag_values=flags.FLAGS):
+    """Defines one flag per ``TrainConfig`` field (plus ``--strategy`` and ``--logical_cpus``).
+
+    Args:
+        defaults: the recipe's ``TrainConfig`` (paper settings); flag defaults come from it.
+        flag_values: the ``FlagValues`` to define into.
+
+    Returns:
+        dict ``name -> FlagHolder``.
+
+    Example:
+        >>> from absl import flags
+        >>> from zoo.training.config import PAPER_DEFAULTS
+        >>> from zoo.training.flags import define_training_flags
+        >>> holders = define_training_flags(PAPER_DEFAULTS["300w"], flags.FlagValues())
+        >>> holders["gamma"].default
+        0.4
+    """
+    holders = {}
+    for field in dataclasses.fields(TrainConfig):
+        name, default = field.name, getattr(defaults, field.name)
+        if name == "dataset":
+            continue
+        help_text = _HELP.get(name, name)
+        if name == "strategy":
+            holders[name] = flags.DEFINE_enum(name, default, STRATEGIES,
+                                              "Distribution strategy.", flag_values=flag_values)
+        elif name == "model_overrides":
+            holders[name] = flags.DEFINE_string(
+                name, None if default is None else json.dumps(default),
+                'JSON dict of zoo.create overrides, e.g. \'{"num_stacks": 1}\'.',
+                flag_values=flag_values)
+        elif name == "mixed_precision":
+            holders[name] = flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
+        elif name in ("gamma", "temporal_lambda", "learning_rate"):
+            holders[name] = flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
+        elif name in ("data_dir", "output_dir", "model", "init_checkpoint"):
+            holders[name] = flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
+        else:
+            holders[name] = flags.DEFINE_integer(name, default, help_text, flag_values=flag_values)
+    holders["logical_cpus"] = flags.DEFINE_integer(
+        "logical_cpus", 0, "Split the CPU into this many logical devices (mirrored on a laptop).",
+        flag_values=flag_values)
+    return holders
+
+
+def config_from_flags(holders, defaults):
+    """Builds the run's ``TrainConfig`` from the parsed flags (``.value`` read here only)."""
+    values = {name: holder.value for name, holder in holders.items() if name != "logical_cpus"}
+    for name in ("data_dir", "init_checkpoint", "model_overrides"):
+        if values.get(name) == "":
+            values[name] = None
+    if values.get("model_overrides") is not None:
+        try:
+            values["model_overrides"] = json.loads(values["model_overrides"])
+        except json.JSONDecodeError as error:
+            raise ValueError("--model_overrides must be a JSON dict. Received: "
+                             f"model_overrides={values['model_overrides']!r}") from error
+    return defaults.replace(**values)
+
+
+def run_recipe(config, logical_cpus=0):
+    """What every training recipe's ``main`` does: devices, strategy, then train.
+
+    Args:
+        config: the ``TrainConfig``.
+        logical_cpus: split the CPU into this many logical devices first (0: do not).
+
+    Returns:
+        The ``TrainResult``.
+
+    Example:
+        >>> from zoo.training.flags import run_recipe
+        >>> # run_recipe(zoo.training.TrainConfig(model="aheat1d_mobile_300w", steps=200))
+    """
+    from zoo.training import loop, tasks
+
+    if config.dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}. Received: dataset={config.dataset!r}")
+    if config.data_dir is not None:
+        # A wrong folder stops before TensorFlow or any model is touched.
+        from zoo.training.data import check_data_dir
+
+        check_data_dir(config.dataset, config.data_dir)
+    if logical_cpus:
+        loop.split_cpu(logical_cpus)
+    strategy = loop.make_strategy(config.strategy)
+    if config.dataset == "300vw":
+        result, _, _ = tasks.train_tracker(config, strategy=strategy)
+    else:
+        result, _, _ = tasks.train(config, strategy=strategy)
+    return result
