@@ -298,3 +298,25 @@ def test_synthface_source_and_training_dataset():
     decoded = keras.ops.convert_to_numpy(decoded)
     distances = np.abs(decoded[:, None] - landmarks[None]).max(axis=(2, 3))
     assert np.all(distances.min(axis=1) < 0.1)
+
+
+def _nested_model_fn():
+    # Weights and batch-norm statistics live in a nested model, as in the hourglass detectors.
+    keras.utils.set_random_seed(0)
+    inner_inputs = keras.Input((6,))
+    hidden = keras.layers.BatchNormalization()(keras.layers.Dense(8)(inner_inputs))
+    inner = keras.Model(inner_inputs, keras.layers.Activation("tanh")(hidden), name="inner")
+    inputs = keras.Input((6,))
+    return keras.Model(inputs, keras.layers.Dense(2)(inner(inputs)))
+
+
+def test_checkpoint_restores_nested_weights_and_batchnorm_statistics(tmp_path):
+    trained = zoo.training.train_loop(_nested_model_fn, _loss_fn, _dataset(), steps=6,
+                                      output_dir=str(tmp_path), learning_rate=0.05,
+                                      checkpoint_every=6, progress=False).model
+    fresh = _nested_model_fn()
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(fresh), _weights(trained)))
+    assert zoo.training.restore_model(fresh, str(tmp_path)) == 6
+    assert len(fresh.weights) == len(trained.weights) == 8  # 2 dense x 2 + BN x 4
+    for a, b in zip(_weights(fresh), _weights(trained)):
+        np.testing.assert_array_equal(a, b)

@@ -295,7 +295,8 @@ def train_loop(model_fn, loss_fn, dataset, *, steps, output_dir, strategy=None,
         optimizer.build(model.trainable_variables)
         step_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                                     aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_variable)
+        checkpoint = tf.train.Checkpoint(model=model_variables(model), optimizer=optimizer,
+                                         step=step_variable)
 
     checkpoint_dir = os.path.join(output_dir, CHECKPOINT_SUBDIR)
     # Every worker saves (saving can need collectives); only the chief's copy is kept.
@@ -416,5 +417,21 @@ def restore_model(model, output_dir):
     if path is None:
         raise ValueError(f"No checkpoint found. Received: output_dir={output_dir}")
     step = tf.Variable(0, dtype=tf.int64)
-    tf.train.Checkpoint(model=model, step=step).restore(path).expect_partial()
+    status = tf.train.Checkpoint(model=model_variables(model), step=step).restore(path)
+    status.expect_partial().assert_existing_objects_matched()
     return int(step.numpy())
+
+
+def model_variables(model):
+    """Every variable of a Keras 3 model, keyed by position, for ``tf.train.Checkpoint``.
+
+    ``tf.train.Checkpoint(model=keras3_model)`` tracks only the variables of top-level layers:
+    the weights and batch-norm statistics of nested layers (an hourglass inside a functional
+    model) would be missing from the checkpoint. A flat dict of all variables is complete. The
+    keys are positions, not paths: paths carry auto-generated layer names (``dense_3``) that
+    change with what else the process built, while the order of ``model.variables`` is fixed
+    by the architecture.
+    """
+    variables = {f"variable_{index:05d}": variable
+                 for index, variable in enumerate(model.variables)}
+    return variables
