@@ -20,7 +20,10 @@ import numbers
 
 from keras import ops
 
-_EPSILON = 1e-12
+# Constants here must survive float16 (LiteRT's float16 export stores them as halves): 1e-12
+# becomes 0 there and log(0) turns the refinement into NaN. 1e-4 is a normal float16 number.
+_EPSILON = 1e-4
+_MIN_CURVATURE = 1e-4
 
 
 def tf_module():
@@ -191,7 +194,7 @@ def log_parabola_offset(left, centre, right, interior):
     log_centre = ops.log(ops.maximum(centre, _EPSILON))
     log_right = ops.log(ops.maximum(right, _EPSILON))
     curvature = log_left - 2.0 * log_centre + log_right
-    valid = ops.logical_and(interior, ops.less(curvature, -1e-9))
+    valid = ops.logical_and(interior, ops.less(curvature, -_MIN_CURVATURE))
     safe = ops.where(valid, curvature, -ops.ones_like(curvature))
     offset = 0.5 * (log_left - log_right) / safe
     offset = ops.clip(offset, -0.5, 0.5)

@@ -145,7 +145,7 @@ def decode_2d(heatmap, method, integral_beta=None):
     if method == "integral":
         if integral_beta is None:
             weights = ops.relu(flat)
-            weights = weights / ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1e-12)
+            weights = weights / ops.maximum(ops.sum(weights, axis=-1, keepdims=True), 1e-4)
         else:
             weights = ops.softmax(integral_beta * flat, axis=-1)
         weights = ops.reshape(weights, (batch_shape[0], batch_shape[1], height, width))

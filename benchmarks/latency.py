@@ -1,0 +1,263 @@
+r"""Latency per frame of exported models on this CPU, side by side with MediaPipe's landmarks.
+
+Exports each preset through ``zoo.export`` (so every timed file passed its parity check), then
+times batch-1 inference: LiteRT (``ai_edge_litert`` Interpreter, XNNPACK) float32 / float16 /
+dynamic-range int8 / full-int8, ONNX (onnxruntime) and the SavedModel (TF runtime, in a
+subprocess so its thread count can be set), at 1 and 2 threads. MediaPipe's
+``face_landmark.tflite`` is timed in the same run when it is found (``mediapipe==0.10.21``
+installed, or ``--mediapipe_model``). Prints one markdown table: median and p90 ms per frame.
+
+    python benchmarks/latency.py --presets=aheat1d_mobile_300w,aheat1d_tracker_mobile_300vw \
+        --mediapipe_model=/tmp/mpwheel/x/mediapipe/modules/face_landmark/face_landmark.tflite
+
+A tracker preset (``aheat1d_tracker_mobile_300vw``) is timed as its streaming step model
+(frame + state -> landmarks + state), one call per video frame.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from absl import app, flags
+
+_PRESETS = flags.DEFINE_list("presets", ["aheat1d_mobile_300w", "aheat1d_tracker_mobile_300vw"],
+                             "Preset names (zoo.list_models()), or 'all'. Tracker presets are "
+                             "timed as their streaming step model.")
+_FORMATS = flags.DEFINE_list(
+    "formats", ["tflite_float32", "tflite_float16", "tflite_dynamic_int8", "tflite_int8",
+                "onnx", "saved_model"], "Formats to time.")
+_THREADS = flags.DEFINE_list("threads", ["1", "2"], "Thread counts.")
+_RUNS = flags.DEFINE_integer("runs", 200, "Timed runs per model and thread count.")
+_WARMUP = flags.DEFINE_integer("warmup", 20, "Untimed runs first.")
+_TRIALS = flags.DEFINE_integer("trials", 1, "Repeat the whole timing this often (interleaved); "
+                               "the reported median/p90 pool all trials.")
+_NUM_CALIBRATION = flags.DEFINE_integer("num_calibration", 64, "SynthFace faces for int8.")
+_NUM_EVAL = flags.DEFINE_integer("num_eval", 32, "SynthFace faces for the NME check.")
+_MEDIAPIPE_MODEL = flags.DEFINE_string("mediapipe_model", None,
+                                       "Path of face_landmark.tflite (default: from the "
+                                       "mediapipe package when installed).")
+_OVERRIDES = flags.DEFINE_list("overrides", [], "key=value architecture overrides for every "
+                                "preset (JSON values), e.g. separable=false.")
+_SAVED_MODEL_WORKER = flags.DEFINE_string("saved_model_worker", None, "Internal.")
+
+
+def _stats(times_ms):
+    return float(np.median(times_ms)), float(np.percentile(times_ms, 90))
+
+
+def _time(call, runs, warmup):
+    for _ in range(warmup):
+        call()
+    times = np.empty(runs)
+    for i in range(runs):
+        start = time.perf_counter()
+        call()
+        times[i] = (time.perf_counter() - start) * 1e3
+    return times
+
+
+def _example_inputs(details, rng):
+    """Batch-1 inputs for interpreter input details (uint8 images, zero state, float images)."""
+    feeds = []
+    for detail in details:
+        shape = [1 if d < 0 else int(d) for d in detail["shape_signature"]]
+        shape[0] = 1
+        if detail["dtype"] == np.uint8:
+            feeds.append((detail["index"], rng.integers(0, 256, shape, dtype=np.uint8)))
+        elif len(shape) == 4 and shape[-1] == 3:
+            feeds.append((detail["index"], rng.uniform(0, 1, shape).astype(detail["dtype"])))
+        else:
+            feeds.append((detail["index"], np.zeros(shape, detail["dtype"])))
+    return feeds
+
+
+def tflite_timer(path, threads):
+    """A zero-argument callable running one batch-1 inference (set inputs + invoke)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path, num_threads=threads)
+    details = interpreter.get_input_details()
+    feeds = _example_inputs(details, np.random.default_rng(0))
+    for (index, value), detail in zip(feeds, details):
+        if list(detail["shape"]) != list(value.shape):
+            interpreter.resize_tensor_input(index, value.shape)
+    interpreter.allocate_tensors()
+
+    def call():
+        for index, value in feeds:
+            interpreter.set_tensor(index, value)
+        interpreter.invoke()
+
+    return call
+
+
+def onnx_timer(path, threads):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feed = {}
+    for item in session.get_inputs():
+        shape = [1 if not isinstance(d, int) else d for d in item.shape]
+        if item.type == "tensor(uint8)":
+            feed[item.name] = rng.integers(0, 256, shape, dtype=np.uint8)
+        else:
+            feed[item.name] = np.zeros(shape, np.float32)
+    return lambda: session.run(None, feed)
+
+
+def saved_model_worker(path, threads, runs, warmup):
+    """Runs in a subprocess: TF's thread pools are fixed before the first op."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    function = tf.saved_model.load(path).signatures["serving_default"]
+    _, spec = function.structured_input_signature
+    feed = {}
+    for name, item in spec.items():
+        shape = [1] + list(item.shape[1:])
+        feed[name] = tf.zeros(shape, item.dtype)
+    print(json.dumps(_time(lambda: function(**feed), runs, warmup).tolist()))
+
+
+def saved_model_times(path, threads, runs, warmup):
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), f"--saved_model_worker={path}",
+         f"--threads={threads}", f"--runs={runs}", f"--warmup={warmup}"],
+        capture_output=True, text=True, check=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")).stdout
+    return np.asarray(json.loads(out.strip().splitlines()[-1]))
+
+
+def find_mediapipe_model():
+    if _MEDIAPIPE_MODEL.value:
+        return _MEDIAPIPE_MODEL.value
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "modules", "face_landmark",
+                        "face_landmark.tflite")
+    return path if os.path.isfile(path) else None
+
+
+def load(preset):
+    """(label, exportable model, metadata) of a preset (a tracker gives its step model)."""
+    from zoo.export import sources
+
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in _OVERRIDES.value)}
+    model, metadata = sources.load(preset=preset, **overrides)
+    label = preset + (" (step)" if metadata["kind"] == "tracker_step" else "")
+    return label, model, metadata
+
+
+REFUSED = []
+
+
+def export_all(preset, formats, directory):
+    """Exports one preset to every requested format; returns [(label, format, path, params)]."""
+    import zoo.export
+    from zoo.export import sources
+
+    label, model, metadata = load(preset)
+    stem = preset
+    refused = REFUSED
+    params = model.count_params()
+    rows = []
+    for fmt in formats:
+        start = time.perf_counter()
+        try:
+            if fmt.startswith("tflite_"):
+                quantization = fmt[len("tflite_"):]
+                data = sources.quantization_data(model, metadata, quantization,
+                                                 _NUM_CALIBRATION.value, _NUM_EVAL.value)
+                result = zoo.export.export_tflite(
+                    model, os.path.join(directory, f"{stem}_{quantization}.tflite"),
+                    quantization=quantization, metadata=metadata, **data)
+            elif fmt == "onnx":
+                result = zoo.export.export_onnx(model, os.path.join(directory, f"{stem}.onnx"),
+                                                metadata=metadata)
+            elif fmt == "saved_model":
+                result = zoo.export.export_saved_model(model, directory, stem, 1,
+                                                       metadata=metadata)
+            else:
+                raise ValueError(f"Unknown format. Received: format={fmt}")
+        except zoo.export.ParityError as error:
+            # Reported, not timed: the export refused to write a file that fails its check.
+            print(f"REFUSED {label} {fmt}: {error}", file=sys.stderr)
+            refused.append(f"{label} {fmt}: {error}")
+            continue
+        nme = result.parity.get("nme")
+        note = (f"NME {100 * nme['nme_reference']:.2f} -> {100 * nme['nme_candidate']:.2f}"
+                if nme else "parity ok")
+        print(f"exported {label} {fmt} in {time.perf_counter() - start:.0f} s ({note})",
+              file=sys.stderr)
+        rows.append((label, fmt, result.path, params, note))
+    return rows
+
+
+def _size_mb(path):
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path)
+                   for f in fs) / 1e6
+    return os.path.getsize(path) / 1e6
+
+
+def main(argv):
+    del argv
+    threads = [int(t) for t in _THREADS.value]
+    if _SAVED_MODEL_WORKER.value:
+        saved_model_worker(_SAVED_MODEL_WORKER.value, threads[0], _RUNS.value, _WARMUP.value)
+        return
+    import zoo
+
+    presets = zoo.list_models() if _PRESETS.value == ["all"] else _PRESETS.value
+    with tempfile.TemporaryDirectory() as directory:
+        rows = []
+        for preset in presets:
+            rows += export_all(preset, _FORMATS.value, directory)
+        mediapipe = find_mediapipe_model()
+        if mediapipe:
+            rows.append(("mediapipe face_landmark (468 pts)", "tflite (fp16 weights)", mediapipe,
+                         None, "reference"))
+        else:
+            print("MediaPipe face_landmark.tflite not found (install mediapipe==0.10.21 or pass "
+                  "--mediapipe_model); its row is left out.", file=sys.stderr)
+        times = {(i, t): [] for i in range(len(rows)) for t in threads}
+        for _ in range(_TRIALS.value):
+            for i, (_, fmt, path, _, _) in enumerate(rows):
+                for t in threads:
+                    if fmt == "saved_model":
+                        times[i, t].append(saved_model_times(path, t, _RUNS.value, _WARMUP.value))
+                    elif fmt == "onnx":
+                        times[i, t].append(_time(onnx_timer(path, t), _RUNS.value, _WARMUP.value))
+                    else:
+                        times[i, t].append(_time(tflite_timer(path, t), _RUNS.value,
+                                                 _WARMUP.value))
+        header = "| model | format | params | size MB | " + " | ".join(
+            f"{t} thr median ms | {t} thr p90 ms" for t in threads) + " | check |"
+        print(header)
+        print("|" + "---|" * (header.count("|") - 1))
+        for i, (name, fmt, path, params, note) in enumerate(rows):
+            cells = []
+            for t in threads:
+                median, p90 = _stats(np.concatenate(times[i, t]))
+                cells += [f"{median:.2f}", f"{p90:.2f}"]
+            print(f"| {name} | {fmt} | {params if params is not None else '-'} | "
+                  f"{_size_mb(path):.2f} | " + " | ".join(cells) + f" | {note} |")
+        for line in REFUSED:
+            print(f"refused by its parity check (not timed): {line}")
+        print(f"\n{_RUNS.value} runs x {_TRIALS.value} trial(s) after {_WARMUP.value} warm-up "
+              f"runs, batch 1, {os.cpu_count()} CPUs; load average at the end: "
+              f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    app.run(main)

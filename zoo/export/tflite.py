@@ -1,0 +1,240 @@
+"""LiteRT (TFLite) export: float32, float16, dynamic-range int8 and full-integer int8.
+
+Converted with ``tf.lite.TFLiteConverter.from_saved_model`` from an ``ExportArchive``
+SavedModel (TOOLCHAIN.md: converting from ``tf.saved_model.save`` leaves variables
+uninitialised), signature ``serving_default`` with named inputs/outputs, and run with
+``ai_edge_litert.interpreter.Interpreter``. A streaming step model (``zoo.streaming``) exports
+the same way: its state is an explicit input and output tensor, so an app calls the signature
+once per frame and feeds the returned state back (``zoo.export.tflite.StreamingRunner``).
+"""
+import os
+import tempfile
+
+import numpy as np
+
+from zoo.export import _files, parity, signatures
+from zoo.export import metadata as metadata_lib
+from zoo.export.saved_model import ExportResult, default_parity_inputs, write_archive
+
+QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
+
+
+def convert(model, quantization="float32", representative_data=None, io=None):
+    """Converts a Keras model to LiteRT flatbuffer bytes (no checks, no metadata).
+
+    Args:
+        model: the Keras model (see ``zoo.export.signatures.describe``).
+        quantization: one of ``"float32"``, ``"float16"`` (float16 weights),
+            ``"dynamic_int8"`` (int8 weights, float activations) or ``"int8"`` (full-integer:
+            int8 weights and activations, calibrated on ``representative_data``).
+        representative_data: for ``"int8"``: an iterable (or a callable returning one) of dicts
+            name -> array with batch 1, a few hundred faces like the ones served.
+        io: ``describe(model)``, computed when None.
+
+    Returns:
+        The flatbuffer as ``bytes``.
+
+    Example:
+        >>> import zoo.export.tflite  # doctest: +SKIP
+        >>> data = zoo.export.tflite.convert(model, "float16")
+    """
+    import tensorflow as tf
+
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {QUANTIZATIONS}. "
+                         f"Received: quantization={quantization!r}")
+    if quantization == "int8" and representative_data is None:
+        raise ValueError("Full-integer int8 needs representative_data to calibrate on. "
+                         "Received: representative_data=None")
+    io = io or signatures.describe(model)
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = os.path.join(tmp, "saved_model")
+        write_archive(model, io, saved, endpoints=["serving_default"])
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            saved, signature_keys=["serving_default"])
+        if quantization != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantization == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantization == "int8":
+            def generator():
+                data = representative_data() if callable(representative_data) else \
+                    representative_data
+                for sample in data:
+                    # Dicts keyed by input name (TOOLCHAIN.md: positional order follows
+                    # TFLite's input order, not Keras').
+                    yield signatures.check_inputs(io, sample)
+
+            converter.representative_dataset = generator
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        return converter.convert()
+
+
+def make_interpreter(model_path_or_bytes, num_threads=None):
+    """An ``ai_edge_litert`` interpreter for a file path or flatbuffer bytes."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    if isinstance(model_path_or_bytes, (bytes, bytearray)):
+        return Interpreter(model_content=bytes(model_path_or_bytes), num_threads=num_threads)
+    return Interpreter(model_path=os.fspath(model_path_or_bytes), num_threads=num_threads)
+
+
+def run_tflite(model_path_or_bytes, inputs, num_threads=None, signature="serving_default"):
+    """Runs a LiteRT model's signature on named numpy inputs.
+
+    Args:
+        model_path_or_bytes: ``.tflite`` path, flatbuffer bytes, or an existing
+            ``ai_edge_litert`` Interpreter.
+        inputs: dict name -> numpy array (any batch size; the runner resizes).
+        num_threads: interpreter threads (None: LiteRT's default).
+        signature: signature key.
+
+    Returns:
+        dict output name -> numpy array.
+
+    Example:
+        >>> import zoo.export  # doctest: +SKIP
+        >>> out = zoo.export.run_tflite("model.tflite", {"images": crops_uint8})
+        >>> out["landmarks"].shape
+        (1, 68, 2)
+    """
+    interpreter = model_path_or_bytes
+    if isinstance(model_path_or_bytes, (str, os.PathLike, bytes, bytearray)):
+        interpreter = make_interpreter(model_path_or_bytes, num_threads)
+    runner = interpreter.get_signature_runner(signature)
+    return {k: np.array(v) for k, v in runner(**inputs).items()}
+
+
+class StreamingRunner:
+    """Frame-by-frame tracking with an exported step model (state kept between calls).
+
+    Args:
+        model_path_or_bytes: ``.tflite`` of a streaming step model.
+        num_threads: interpreter threads.
+        initial_state: optional dict state name -> array (batch 1); zeros when None.
+
+    Example:
+        >>> import zoo.export  # doctest: +SKIP
+        >>> tracker = zoo.export.StreamingRunner("tracker.tflite", num_threads=1)
+        >>> for frame in crops:  # (F, F, 3) uint8
+        ...     out = tracker.step(frame[None])
+        ...     print(out["landmarks"][0])
+    """
+
+    def __init__(self, model_path_or_bytes, num_threads=None, initial_state=None):
+        self.interpreter = make_interpreter(model_path_or_bytes, num_threads)
+        self.runner = self.interpreter.get_signature_runner("serving_default")
+        details = self.runner.get_input_details()
+        outputs = self.runner.get_output_details()
+        states = [n for n, d in details.items() if d["dtype"] != np.uint8]
+        images = [n for n, d in details.items() if d["dtype"] == np.uint8]
+        if len(images) != 1:
+            raise ValueError("Expected one uint8 frame input. "
+                             f"Received: inputs={sorted(details)}")
+        self.image_input = images[0]
+        self.state_shapes = {n: tuple(details[n]["shape"][1:]) for n in states}
+        self.pairs = {}
+        for name in states:
+            match = [c for c in (f"new_{name}", name) if c in outputs]
+            if not match:
+                raise ValueError(f"No output carries the next value of state {name!r}. "
+                                 f"Received: outputs={sorted(outputs)}")
+            self.pairs[name] = match[0]
+        self.initial_state = initial_state
+        self.reset()
+
+    def reset(self):
+        """Starts a new track (state back to ``initial_state`` or zeros)."""
+        if self.initial_state is not None:
+            self.state = {k: np.asarray(v, np.float32) for k, v in self.initial_state.items()}
+        else:
+            self.state = {n: np.zeros((1,) + s, np.float32) for n, s in self.state_shapes.items()}
+
+    def step(self, frame):
+        """Runs one frame ``(1, F, F, 3)`` uint8; returns every output and updates the state."""
+        frame = np.asarray(frame)
+        if frame.ndim == 3:
+            frame = frame[None]
+        out = self.runner(**{self.image_input: frame.astype(np.uint8)}, **self.state)
+        out = {k: np.array(v) for k, v in out.items()}
+        self.state = {name: out[key] for name, key in self.pairs.items()}
+        return out
+
+
+def export_tflite(model, path, quantization="float32", metadata=None, parity_inputs=None,
+                  representative_data=None, eval_data=None, atol=None,
+                  max_nme_increase=parity.DEFAULT_MAX_NME_INCREASE, batch_sizes=(1, 2)):
+    """Exports a model to a ``.tflite`` file, checked against Keras before it is kept.
+
+    float32 is compared with Keras output by output at two batch sizes (``atol``). The
+    quantised variants are judged by NME: on ``eval_data`` (held-out inputs with known
+    landmarks) ``NME(export) - NME(Keras)`` must be at most ``max_nme_increase``; without
+    ``eval_data`` the Keras predictions on ``parity_inputs`` stand in for the ground truth
+    (a stricter bound). The metadata is embedded in the file (``zoo.export.read_metadata``).
+
+    Args:
+        model: a Keras inference model or streaming step model.
+        path: output ``.tflite`` path; must not exist.
+        quantization: ``"float32"``, ``"float16"``, ``"dynamic_int8"`` or ``"int8"``.
+        metadata: dict from ``zoo.export.build_metadata`` (built from the model when None).
+        parity_inputs: dict name -> array with at least ``max(batch_sizes)`` rows.
+        representative_data: calibration data for ``"int8"`` (see ``convert``).
+        eval_data: optional ``(inputs, landmarks)``: dict name -> array and (B, N, 2)
+            ground truth, for the NME check of quantised exports.
+        atol: tolerance(s) for the float32 comparison.
+        max_nme_increase: largest NME increase allowed for quantised exports (a fraction).
+        batch_sizes: the two batch sizes parity is checked at.
+
+    Returns:
+        ``zoo.export.saved_model.ExportResult``.
+
+    Raises:
+        FileExistsError: if ``path`` exists.
+        zoo.export.ParityError: if the check fails (nothing is written).
+
+    Example:
+        >>> import zoo.export  # doctest: +SKIP
+        >>> zoo.export.export_tflite(model, "mobile_fp16.tflite", quantization="float16")
+    """
+    path = os.fspath(path)
+    _files.refuse_existing(path)
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be one of {QUANTIZATIONS}. "
+                         f"Received: quantization={quantization!r}")
+    io = signatures.describe(model)
+    if metadata is None:
+        metadata = metadata_lib.build_metadata(model)
+    metadata = dict(metadata, format="tflite", quantization=quantization,
+                    signatures={"serving_default": list(io.endpoints["serving_default"])})
+    if parity_inputs is None:
+        parity_inputs = default_parity_inputs(io, max(batch_sizes))
+    parity_inputs = signatures.check_inputs(io, parity_inputs)
+
+    data = convert(model, quantization, representative_data, io)
+    data = metadata_lib.embed_tflite_metadata(data, metadata)
+    report = {}
+    keep = io.endpoints["serving_default"]
+    if quantization == "float32":
+        for batch in parity.split_batches(parity_inputs, batch_sizes):
+            size = len(batch[io.image_input])
+            reference = signatures.keras_reference(model, io, batch)
+            got = run_tflite(data, batch)
+            report[f"batch{size}"] = parity.compare_outputs(
+                {k: reference[k] for k in keep}, got, atol,
+                what=f"float32 LiteRT at batch {size}")
+    else:
+        if eval_data is not None:
+            inputs, target = eval_data
+            inputs = signatures.check_inputs(io, inputs)
+        else:
+            inputs, target = parity_inputs, None
+        reference = signatures.keras_reference(model, io, inputs)["landmarks"]
+        got = run_tflite(data, inputs)["landmarks"]
+        report["nme"] = parity.check_nme_change(
+            reference, got, target, max_nme_increase, what=f"{quantization} LiteRT")
+    with _files.staging_dir(path) as staging:
+        staged = os.path.join(staging, os.path.basename(path))
+        with open(staged, "wb") as handle:
+            handle.write(data)
+        _files.move_into_place(staged, path)
+    return ExportResult(path=path, format="tflite", parity=report, metadata=metadata)
