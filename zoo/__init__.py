@@ -19,6 +19,7 @@ _LAZY = {
     "streaming": "zoo.models.tracker",
     "schemes": "zoo.schemes",
     "metrics": "zoo.metrics",
+    "losses": "zoo.losses",
     "codecs": "zoo.codecs",
     "layers": "zoo.layers",
     "models": "zoo.models",

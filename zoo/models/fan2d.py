@@ -1,0 +1,71 @@
+"""The 2D heatmap baseline: FAN's stacked hourglass with 2D heatmaps (the paper's Table 1)."""
+import keras
+
+from zoo.models.hourglass_backbone import (check_backbone_args, check_int, normalization_layer,
+                                           stack_outputs, stacked_hourglass)
+
+
+def build_fan2d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hourglass_depth=4,
+                heatmap_size=64, separable=False, normalization=None, name="fan2d"):
+    """Builds the 2D heatmap detector (FAN) on the same backbone as ``build_aheat1d``.
+
+    Each stack ends with a 1x1 convolution to N heatmaps at the feature resolution F/4 (FAN);
+    for a larger ``heatmap_size`` (the paper's 2D 128 and 256 rows) a 2D transposed
+    convolution with kernel = stride = heatmap_size / (F/4) produces them, the 2D counterpart
+    of the 1D heads' deconvolution.
+
+    Args:
+        num_landmarks: int, N.
+        input_size: int, the face crop size F (256).
+        num_stacks: int, hourglass stacks (4 in FAN).
+        width: int, backbone channels (256 in FAN).
+        hourglass_depth: int, down-sampling levels per hourglass (4 in FAN).
+        heatmap_size: int, H = W of the heatmaps, a multiple of the feature size F/4
+            (64, 128 or 256 for a 256 input).
+        separable: bool, depth-wise separable 3x3 convolutions.
+        normalization: dict ``{"mean": [3], "std": [3]}`` in [0, 1] units (see aheat1d).
+        name: model name (the preset name for presets).
+
+    Returns:
+        A ``keras.Model`` taking float32 RGB ``(B, F, F, 3)`` in [0, 255] and returning
+        ``{"heatmap": (B, S, H, W, N)}``.
+
+    Example:
+        >>> import numpy as np
+        >>> import zoo
+        >>> model = zoo.models.build_fan2d(num_landmarks=5, input_size=32, num_stacks=1,
+        ...                                width=16, hourglass_depth=2, heatmap_size=16)
+        >>> tuple(model(np.zeros((1, 32, 32, 3), "float32"))["heatmap"].shape)
+        (1, 1, 16, 16, 5)
+
+    Reference:
+        Bulat & Tzimiropoulos, "How far are we from solving the 2D & 3D Face Alignment
+        problem?", ICCV 2017; used as the 2D baseline in Table 1 of Yin et al., ACM MM 2020.
+    """
+    # Layers: validate.
+    check_int("num_landmarks", num_landmarks, 1)
+    feature_size = check_backbone_args(input_size, num_stacks, width, hourglass_depth)
+    if not isinstance(heatmap_size, int) or isinstance(heatmap_size, bool) \
+            or heatmap_size < feature_size or heatmap_size % feature_size:
+        raise ValueError(
+            f"`heatmap_size` must be a multiple of the feature size input_size/4 = "
+            f"{feature_size} (e.g. {[feature_size * k for k in (1, 2, 4)]}). "
+            f"Received: heatmap_size={heatmap_size!r}"
+        )
+    factor = heatmap_size // feature_size
+
+    # Functional graph.
+    images = keras.Input((input_size, input_size, 3), dtype="float32", name="images")
+    features = stacked_hourglass(normalization_layer(normalization)(images), num_stacks, width,
+                                 hourglass_depth, separable)
+    heatmaps = []
+    for stack, stack_features in enumerate(features):
+        if factor == 1:
+            head = keras.layers.Conv2D(num_landmarks, 1, name=f"heatmap_{stack}")
+        else:
+            head = keras.layers.Conv2DTranspose(num_landmarks, factor, strides=factor,
+                                                name=f"heatmap_{stack}")
+        heatmaps.append(head(stack_features))
+
+    # Config.
+    return keras.Model(images, {"heatmap": stack_outputs(heatmaps, "heatmap")}, name=name)
