@@ -5,7 +5,8 @@ per-area NME, CED plot PNG).
     python recipes/evaluate.py --run_dir=demo_out/run          # SynthFace test faces
 
 Protocols: 300W common / challenging / full; AFLW full / frontal; WFLW test + 6 attribute
-subsets; COFW test. The report goes to <run_dir>/eval (report.txt, report.json, ced.png).
+subsets; COFW test; for tracker runs 300-VW S1/S2/S3 (68 points, every frame) and Talking Face
+(the 7 shared points, with --talking_face_dir). The report goes to <run_dir>/eval (report.txt, report.json, ced.png).
 """
 from absl import app, flags
 
@@ -17,13 +18,19 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "Dataset root (default: the ru
 _DATASET = flags.DEFINE_string("dataset", None, "Dataset name (default: the run's).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Report folder (default <run_dir>/eval).")
 _NUM_SYNTHETIC = flags.DEFINE_integer("num_synthetic", 200, "SynthFace test faces without data.")
+_TALKING_FACE_DIR = flags.DEFINE_string(
+    "talking_face_dir", None, "Talking Face root (tracker runs: the 7 shared points).")
+_MAX_FRAMES = flags.DEFINE_integer("max_frames", None,
+                                   "Tracker runs: at most this many frames per video.")
 
 
 def main(argv):
     del argv
     zoo.evaluation.evaluate_run(_RUN_DIR.value, output_dir=_OUTPUT_DIR.value,
                                 data_dir=_DATA_DIR.value, dataset=_DATASET.value,
-                                num_synthetic=_NUM_SYNTHETIC.value)
+                                num_synthetic=_NUM_SYNTHETIC.value,
+                                talking_face_dir=_TALKING_FACE_DIR.value,
+                                max_frames=_MAX_FRAMES.value)
 
 
 if __name__ == "__main__":

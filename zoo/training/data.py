@@ -15,6 +15,14 @@ SYNTHETIC_BANNER = """\
  comparable with the paper. Pass --data_dir=/path/to/{dataset} for a real run.
 ================================================================================"""
 
+SYNTHETIC_VIDEO_BANNER = """\
+================================================================================
+ NO --data_dir GIVEN: TRAINING THE TRACKER ON SYNTHFACE VIDEOS (synthetic faces,
+ smooth motion, occlusion and blur, exact 68 points)
+ This shows the whole path (clips -> Eq. 14 training -> video NME -> export); the
+ numbers are NOT comparable with the paper. Pass --data_dir=/path/to/{dataset} for a real run.
+================================================================================"""
+
 # The layouts the readers in zoo/data/readers expect (see each reader's module docstring).
 EXPECTED_LAYOUTS = {
     "300w": """\
@@ -290,3 +298,308 @@ def training_dataset(source, codec, batch_size, seed=0):
 
     dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+# ----------------------------------------------------------------------------- clip sources
+# Trackers train on clips ``(T, F, F, 3)`` (paper Sec. 5: 300-VW training videos); a clip
+# source lists clips that can be indexed (for k-fold splits by clip or by video) and turns
+# them into a ``tf.data`` of clip dicts for ``zoo.data.pipeline.make_clip_dataset``.
+
+
+class SynthFaceClipSource:
+    """SynthFace videos as clips: clip ``i`` is ``SynthFace(image_size, seed).video_samples(T, i)``.
+
+    Each clip is its own short video (one identity, smooth motion, occlusion and blur events),
+    so every clip is independent and k-fold splits by clip do not leak.
+
+    Args:
+        image_size: side of the rendered frames (the crop is then cut by the pipeline).
+        clip_length: T.
+        seed: SynthFace seed.
+        indices: clip indices (default ``range(num_clips)``).
+        num_clips: number of clips when ``indices`` is None.
+
+    Example:
+        >>> from zoo.training.data import SynthFaceClipSource
+        >>> source = SynthFaceClipSource(64, clip_length=3, num_clips=2)
+        >>> frames, landmarks = source.clip(0)
+        >>> frames.shape, landmarks.shape
+        ((3, 64, 64, 3), (3, 68, 2))
+    """
+
+    scheme = "300w"
+
+    def __init__(self, image_size, clip_length, seed=0, indices=None, num_clips=None):
+        if isinstance(clip_length, bool) or not isinstance(clip_length, int) or clip_length < 1:
+            raise ValueError(f"clip_length must be a positive integer. Received: clip_length={clip_length!r}")
+        if indices is None:
+            if isinstance(num_clips, bool) or not isinstance(num_clips, int) or num_clips < 1:
+                raise ValueError(f"num_clips must be a positive integer. Received: num_clips={num_clips!r}")
+            indices = np.arange(num_clips)
+        self.image_size = int(image_size)
+        self.clip_length = int(clip_length)
+        self.seed = int(seed)
+        self.indices = np.asarray(indices, np.int64)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def subset(self, positions):
+        return SynthFaceClipSource(self.image_size, self.clip_length, self.seed,
+                                   self.indices[np.asarray(positions, np.int64)])
+
+    def _generator(self):
+        from zoo.data.synthface import SynthFace
+
+        if not hasattr(self, "_synthface"):
+            self._synthface = SynthFace(image_size=self.image_size, seed=self.seed)
+        return self._synthface
+
+    def _render(self, position):
+        samples = self._generator().video_samples(self.clip_length, seed=int(self.indices[position]))
+        return (np.stack([s.image for s in samples]), np.stack([s.landmarks for s in samples]),
+                np.stack([s.visibility for s in samples]).astype(np.float32))
+
+    def clip(self, position):
+        """Clip at ``position``: ``(frames uint8 (T, H, W, 3), landmarks float32 (T, 68, 2))``."""
+        frames, landmarks, _ = self._render(position)
+        return frames, landmarks
+
+    def element_dataset(self, shuffle_seed=None, repeat=True):
+        """``tf.data`` of clip dicts ``image (T, H, W, 3)``, ``landmarks``, ``visibility``."""
+        import tensorflow as tf
+
+        size, length = self.image_size, self.clip_length
+        self._render(0)  # fills SynthFace's lazy tiles before the parallel map reads them
+
+        def render(position):
+            image, landmarks, visibility = tf.numpy_function(
+                self._render, [position], [tf.uint8, tf.float32, tf.float32], stateful=False)
+            return {"image": tf.ensure_shape(image, (length, size, size, 3)),
+                    "landmarks": tf.ensure_shape(landmarks, (length, 68, 2)),
+                    "visibility": tf.ensure_shape(visibility, (length, 68))}
+
+        return _index_dataset(len(self), shuffle_seed, repeat).map(
+            render, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _index_dataset(count, shuffle_seed, repeat):
+    """Positions ``0..count-1``, shuffled anew each epoch; cheap to shuffle (before any render)."""
+    import tensorflow as tf
+
+    positions = tf.data.Dataset.range(count)
+    if shuffle_seed is not None:
+        positions = positions.shuffle(count, seed=shuffle_seed, reshuffle_each_iteration=True)
+    return positions.repeat() if repeat else positions
+
+
+def _consecutive_runs(numbers):
+    """Splits sorted frame numbers into runs of consecutive numbers."""
+    runs, current = [], []
+    for number in numbers:
+        if current and number != current[-1] + 1:
+            runs.append(current)
+            current = []
+        current.append(number)
+    if current:
+        runs.append(current)
+    return runs
+
+
+class VideoClipSource:
+    """Clips of ``T`` consecutive annotated frames of 300-VW videos (``zoo.data.readers.vw300``).
+
+    Every annotation is read (and checked) up front; unreadable ones and the known broken
+    frames are skipped and counted in ``report``, and a clip never spans a skipped frame.
+    Frame images are read when a clip is loaded: from ``imgs/NNNNNN.*`` when present, else
+    from ``vid.avi`` (seek to the clip's first frame, then read T frames).
+
+    Args:
+        root: the 300-VW root (``<root>/<video>/annot/*.pts``).
+        category: ``"train"`` (the 50 training videos), ``"S1"``, ``"S2"``, ``"S3"`` or
+            ``"test"``.
+        clip_length: T.
+        shift: frames between clip starts inside a run (default T: non-overlapping).
+        broken_frames: passed to ``zoo.data.readers.vw300`` (default
+            ``<root>/broken_frames.json`` when present).
+
+    Attributes:
+        clips: list of ``(video, [frame numbers], landmarks (T, 68, 2))``.
+        report: the ``zoo.data.ReadReport`` of the annotations.
+
+    Example:
+        >>> from zoo.training.data import VideoClipSource
+        >>> # source = VideoClipSource("/data/300vw", "train", clip_length=4)
+    """
+
+    scheme = "300w"
+
+    def __init__(self, root, category, clip_length, shift=None, broken_frames=None, clips=None,
+                 report=None):
+        if isinstance(clip_length, bool) or not isinstance(clip_length, int) or clip_length < 1:
+            raise ValueError(f"clip_length must be a positive integer. Received: clip_length={clip_length!r}")
+        self.root = os.fspath(root)
+        self.category = category
+        self.clip_length = int(clip_length)
+        if clips is None:
+            clips, report = self._read(shift, broken_frames)
+        self.clips = list(clips)
+        self.report = report
+        if not self.clips:
+            raise ValueError(
+                f"No clip of {clip_length} consecutive annotated frames in 300-VW {category} "
+                f"under {self.root} ({report.summary() if report else 'no report'}). "
+                f"Received: clip_length={clip_length}")
+
+    def _read(self, shift, broken_frames):
+        from zoo.data.readers import vw300
+        from zoo.data.readers.common import read_pts, skip_reason
+        from zoo.data.sample import DataError, ReadReport
+
+        if broken_frames is None and os.path.isfile(os.path.join(self.root, "broken_frames.json")):
+            broken_frames = os.path.join(self.root, "broken_frames.json")
+        if isinstance(broken_frames, (str, os.PathLike)):
+            broken_frames = vw300.load_broken_frames(broken_frames)
+        report, clips = ReadReport(), []
+        step = int(shift or self.clip_length)
+        for video in vw300.list_videos(self.root, self.category):
+            broken = (broken_frames or {}).get(video, set())
+            landmarks = {}
+            for number, path in vw300._annotated_frames(os.path.join(self.root, video)):
+                if number in broken:
+                    report.skip("known broken frame", f"{video}/{number:06d}")
+                    continue
+                try:
+                    landmarks[number] = read_pts(path, vw300.NUM_POINTS)
+                except DataError as error:
+                    report.skip(skip_reason(error), str(error))
+                    continue
+                report.kept += 1
+            for run in _consecutive_runs(sorted(landmarks)):
+                for start in range(0, len(run) - self.clip_length + 1, step):
+                    numbers = run[start:start + self.clip_length]
+                    clips.append((video, numbers, np.stack([landmarks[n] for n in numbers])))
+        return clips, report
+
+    def __len__(self):
+        return len(self.clips)
+
+    @property
+    def videos(self):
+        """The video id of every clip (for k-fold splits by video)."""
+        return [video for video, _, _ in self.clips]
+
+    def subset(self, positions):
+        return VideoClipSource(self.root, self.category, self.clip_length,
+                               clips=[self.clips[int(i)] for i in positions], report=self.report)
+
+    def _frames(self, video, numbers):
+        from zoo.data.readers.common import find_image, load_image
+
+        folder = os.path.join(self.root, video)
+        paths = [find_image(os.path.join(folder, "imgs", f"{n:06d}")) for n in numbers]
+        if all(paths):
+            return [load_image(p) for p in paths]
+        import cv2
+
+        avi = os.path.join(folder, "vid.avi")
+        capture = cv2.VideoCapture(avi)
+        try:
+            # Annotation k is video frame k (1-based): seek to index k - 1.
+            capture.set(cv2.CAP_PROP_POS_FRAMES, numbers[0] - 1)
+            frames = []
+            for number in numbers:
+                ok, frame = capture.read()
+                if not ok:
+                    raise ValueError(f"{avi} has no frame {number} (and {folder}/imgs has no "
+                                     f"{number:06d}.*). Received: frame={number}")
+                frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            return frames
+        finally:
+            capture.release()
+
+    def clip(self, position):
+        """Clip at ``position``: ``(frames uint8 (T, H, W, 3), landmarks float32 (T, 68, 2))``."""
+        video, numbers, landmarks = self.clips[int(position)]
+        return np.stack(self._frames(video, numbers)), landmarks.astype(np.float32)
+
+    def element_dataset(self, shuffle_seed=None, repeat=True):
+        """``tf.data`` of clip dicts ``image (T, H, W, 3)`` (full frames) and ``landmarks``."""
+        import tensorflow as tf
+
+        length = self.clip_length
+
+        def load(position):
+            image, landmarks = tf.numpy_function(self.clip, [position], [tf.uint8, tf.float32],
+                                                 stateful=False)
+            return {"image": tf.ensure_shape(image, (length, None, None, 3)),
+                    "landmarks": tf.ensure_shape(landmarks, (length, 68, 2))}
+
+        return _index_dataset(len(self), shuffle_seed, repeat).map(
+            load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def clip_training_dataset(source, codec, input_size, batch_size, seed=0, augment=True):
+    """Endless shuffled ``(clips float32 (B, T, F, F, 3), targets {key: (B, T, ...)})`` batches.
+
+    One crop (the union of the clip's landmark boxes) and one augmentation per clip
+    (``zoo.data.pipeline.make_clip_dataset``); the codec encodes every frame.
+
+    Args:
+        source: a ``SynthFaceClipSource`` or ``VideoClipSource``.
+        codec: a zoo codec.
+        input_size: F.
+        batch_size: global batch size (clips).
+        seed: shuffle and augmentation seed.
+        augment: passed to ``make_clip_dataset``.
+
+    Returns:
+        ``tf.data.Dataset``.
+
+    Example:
+        >>> import zoo.codecs
+        >>> from zoo.training.data import SynthFaceClipSource, clip_training_dataset
+        >>> codec = zoo.codecs.Heatmap1DCodec(64, 128)
+        >>> ds = clip_training_dataset(SynthFaceClipSource(64, 3, num_clips=4), codec, 64, 2)
+        >>> clips, targets = next(iter(ds))
+        >>> tuple(clips.shape), tuple(targets["x"].shape)
+        ((2, 3, 64, 64, 3), (2, 3, 68, 128))
+    """
+    from zoo.data import pipeline
+
+    # Shuffled by index before loading (shuffle=0 below): a buffer of full-resolution clips
+    # would hold gigabytes.
+    elements = source.element_dataset(shuffle_seed=seed, repeat=True)
+    return pipeline.make_clip_dataset(
+        elements, codec, source.scheme, clip_length=source.clip_length, input_size=input_size,
+        batch_size=batch_size, augment=augment, training=True, crop_from="landmarks",
+        shuffle=0, seed=seed)
+
+
+def clip_arrays(source, input_size, margin=0.25):
+    """Every clip of ``source`` cropped per frame around its landmarks, for validation.
+
+    Args:
+        source: a clip source.
+        input_size: F.
+        margin: crop margin (as ``zoo.data.tfrecord.crop_face``).
+
+    Returns:
+        ``(clips uint8 (C, T, F, F, 3), landmarks float32 (C, T, N, 2))`` in crop pixels.
+
+    Example:
+        >>> from zoo.training.data import SynthFaceClipSource, clip_arrays
+        >>> clips, points = clip_arrays(SynthFaceClipSource(64, 2, num_clips=2), 64)
+        >>> clips.shape
+        (2, 2, 64, 64, 3)
+    """
+    from zoo.data.tfrecord import crop_face
+
+    clips, points = [], []
+    for position in range(len(source)):
+        frames, landmarks = source.clip(position)
+        crops = [crop_face(frame, marks, size=input_size, margin=margin)
+                 for frame, marks in zip(frames, landmarks)]
+        clips.append(np.stack([c[0] for c in crops]))
+        points.append(np.stack([c[1] for c in crops]).astype(np.float32))
+    return np.stack(clips), np.stack(points)

@@ -19,7 +19,8 @@ _HELP = {
     "gamma": "Co-attention weight gamma of Eq. 10.",
     "temporal_lambda": "Temporal decay lambda of Eq. 13 (trackers).",
     "clip_length": "Frames per training clip (trackers).",
-    "init_checkpoint": "Run folder of a detector to initialise the tracker's detector from.",
+    "init_checkpoint": "Detector to initialise the tracker from: a train_300w.py run folder, "
+                       "a ckpt-N prefix, a .weights.h5 or a .keras file.",
     "batch_size": "Global batch size (paper: 10).",
     "learning_rate": "Adam learning rate (paper: 1e-4).",
     "steps": "Total training steps (a resumed run continues up to this number).",

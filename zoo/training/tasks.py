@@ -1,4 +1,5 @@
-"""What a recipe runs: ``train(config)`` for a detector preset, its evaluation, the k-fold runner.
+"""What a recipe runs: ``train(config)`` for a detector preset, ``train_tracker(config)`` for a
+tracker preset (clips, Eq. 14), their evaluation, the k-fold runners (gamma, lambda).
 
 ``train`` checks ``--data_dir`` before anything else, prints the SynthFace banner when no data is
 given, resolves the preset (F, L, gamma), writes ``config.json`` next to the checkpoints and
@@ -212,6 +213,9 @@ def train(config, strategy=None, progress=True, callbacks=(), train_source=None,
     import zoo
     from zoo.training import loop
 
+    if is_tracker(config.model):
+        return train_tracker(config, strategy=strategy, progress=progress, callbacks=callbacks,
+                             train_source=train_source, val_source=val_source)
     config, codec, overrides = _prepare(config)
     strategy = strategy or loop.make_strategy(config.strategy)
     if train_source is None or val_source is None:
@@ -272,6 +276,8 @@ def make_fold_runner(config, parameter_to_field=None, strategy=None):
         >>> # runner, n = zoo.training.tasks.make_fold_runner(config)
         >>> # zoo.training.cross_validation.search({"gamma": [0.2, 0.4]}, 2, runner, n)
     """
+    if is_tracker(config.model):
+        return make_tracker_fold_runner(config, strategy=strategy)
     mapping = parameter_to_field or {"gamma": "gamma", "lambda": "temporal_lambda"}
     resolved, _, _ = _prepare(config)
     train_source, _ = make_sources(resolved)
@@ -291,17 +297,410 @@ def make_fold_runner(config, parameter_to_field=None, strategy=None):
     return train_and_evaluate, len(train_source)
 
 
-__all__ = ["train", "train_tracker", "resolve_model", "make_sources", "predict_landmarks", "draw_landmarks",
-           "make_fold_runner"]
+
+# ----------------------------------------------------------------------------- trackers
+# Paper Sec. 5: the tracker (detector on every frame + temporal refinement, Eq. 13) is trained
+# on clips of the 300-VW training videos with the Eq. 14 loss over all frames; its detector
+# starts from the trained 300W detector; lambda is chosen by 10-fold cross validation.
+
+TRACKER_ARCHITECTURES = ("aheat1d_tracker", "fan2d_tracker")
+TRACKER_DATASETS = ("300vw", "synthface")
 
 
-def train_tracker(config, strategy=None):
-    """Tracker training (300VW + 300W, lambda of Eq. 13): NOT IMPLEMENTED YET.
+def is_tracker(model_name):
+    """True when ``model_name`` is a tracker preset (``zoo.create`` builds a clip model).
 
-    Raises:
-        NotImplementedError: always; ``recipes/train_300vw.py`` stops here with this message.
+    Example:
+        >>> from zoo.training.tasks import is_tracker
+        >>> is_tracker("aheat1d_tracker_mobile_300vw"), is_tracker("aheat1d_mobile_300w")
+        (True, False)
     """
-    raise NotImplementedError(
-        "Tracker training (recipes/train_300vw.py) is not implemented yet: the loop, configs "
-        "and flags are ready, the clip pipeline + zoo.models.tracker wiring is missing. "
-        f"Received: model={config.model!r}, dataset={config.dataset!r}")
+    import zoo
+
+    return _preset_field(zoo.get_preset(model_name), "architecture") in TRACKER_ARCHITECTURES
+
+
+def resolve_tracker(config):
+    """The tracker preset's codec and ``zoo.create`` overrides for ``config``.
+
+    Like :func:`resolve_model`, plus ``decay`` = ``config.temporal_lambda`` (lambda of Eq. 13).
+    For the 2D tracker ``config.heatmap_length`` is the heatmap side (``heatmap_size``) and
+    gamma does not apply.
+
+    Args:
+        config: a ``TrainConfig`` whose ``model`` is a tracker preset.
+
+    Returns:
+        ``(config, codec, overrides)`` with ``input_size`` / ``heatmap_length`` resolved.
+
+    Example:
+        >>> import zoo.training
+        >>> from zoo.training.tasks import resolve_tracker
+        >>> config = zoo.training.PAPER_DEFAULTS["300vw"].replace(model="aheat1d_tracker_mobile_300vw")
+        >>> resolved, codec, overrides = resolve_tracker(config)
+        >>> overrides["decay"], resolved.input_size
+        (0.3, 128)
+    """
+    import zoo
+    import zoo.codecs
+
+    if not is_tracker(config.model):
+        raise ValueError("Tracker training needs a tracker preset (aheat1d_tracker_300vw, "
+                         "aheat1d_tracker_mobile_300vw, fan2d_tracker_300vw). "
+                         f"Received: model={config.model!r}")
+    preset = zoo.get_preset(config.model)
+    two_d = _preset_field(preset, "architecture") == "fan2d_tracker"
+    codec_config = dict(_preset_field(preset, "codec") or {})
+    codec_values = dict(codec_config.get("config", {}))
+    input_size = config.input_size or int(codec_values["input_size"])
+    heatmap_length = config.heatmap_length or int(codec_values["heatmap_size"])
+    if (input_size, heatmap_length) != (codec_values.get("input_size"), codec_values.get("heatmap_size")):
+        codec_values.pop("sigma", None)  # recomputed for the new sizes
+    codec_values.update(input_size=input_size, heatmap_size=heatmap_length)
+    codec = zoo.codecs.get({"class_name": codec_config["class_name"], "config": codec_values})
+    overrides = dict(config.model_overrides or {})
+    overrides.update(input_size=input_size, decay=config.temporal_lambda)
+    if two_d:
+        overrides["heatmap_size"] = heatmap_length
+    else:
+        overrides.update(heatmap_length=heatmap_length, gamma=config.gamma)
+    return config.replace(input_size=input_size, heatmap_length=heatmap_length), codec, overrides
+
+
+def _prepare_tracker(config):
+    """Checks model, dataset and data folder, prints the banner, resolves the preset."""
+    if config.dataset not in TRACKER_DATASETS:
+        raise ValueError(f"Trackers train on 300vw (or SynthFace videos without data). "
+                         f"Received: dataset={config.dataset!r}")
+    resolved = resolve_tracker(config)
+    if config.data_dir is not None:
+        data_lib.check_data_dir("300vw", config.data_dir)
+    else:
+        print(data_lib.SYNTHETIC_VIDEO_BANNER.format(dataset=config.dataset))
+    return resolved
+
+
+def make_clip_sources(config):
+    """Training and validation clip sources (SynthFace videos when ``data_dir`` is None).
+
+    With ``data_dir``: clips of ``config.clip_length`` consecutive frames of the 50 300-VW
+    training videos, and at most ``num_val`` clips of the test videos (S1-S3) to validate on
+    (as the detector recipes validate on the test sets). Without: ``num_synthetic`` SynthFace
+    training videos and ``num_val`` validation videos of other seeds.
+
+    Args:
+        config: a resolved ``TrainConfig`` (``input_size`` set).
+
+    Returns:
+        ``(train_source, val_source)``.
+
+    Example:
+        >>> import zoo.training
+        >>> from zoo.training.tasks import make_clip_sources
+        >>> config = zoo.training.TrainConfig(dataset="synthface", input_size=64, clip_length=2,
+        ...                                   num_synthetic=4, num_val=2)
+        >>> [len(source) for source in make_clip_sources(config)]
+        [4, 2]
+    """
+    length = config.clip_length
+    if config.data_dir is None:
+        train = data_lib.SynthFaceClipSource(config.input_size, length, seed=config.seed,
+                                             num_clips=config.num_synthetic)
+        val = data_lib.SynthFaceClipSource(config.input_size, length, seed=config.seed + 1_000,
+                                           num_clips=config.num_val)
+        return train, val
+    train = data_lib.VideoClipSource(config.data_dir, "train", length)
+    print(f"300vw train: {len(train)} clips of {length} frames; {train.report.summary()}")
+    val = data_lib.VideoClipSource(config.data_dir, "test", length)
+    if len(val) > config.num_val:
+        positions = np.random.default_rng(config.seed).choice(len(val), config.num_val, replace=False)
+        val = val.subset(np.sort(positions))
+    return train, val
+
+
+def _frames_first(outputs):
+    """``{key: (B, T, ...)}`` -> ``{key: (B*T, ...)}`` (every frame decoded by the image codec)."""
+    import keras
+
+    return {key: keras.ops.reshape(keras.ops.cast(value, "float32"), (-1,) + tuple(value.shape[2:]))
+            for key, value in outputs.items()}
+
+
+def predict_clip_landmarks(model, codec, clips, batch_size=4):
+    """Runs a tracker on whole clips and decodes every frame.
+
+    Args:
+        model: a tracker training model (``(B, T, F, F, 3)`` -> ``{key: (B, T, ...)}``).
+        codec: its codec.
+        clips: ``(C, T, F, F, 3)`` in [0, 255].
+        batch_size: clips per call.
+
+    Returns:
+        float32 numpy ``(C, T, N, 2)``.
+
+    Example:
+        >>> from zoo.training.tasks import predict_clip_landmarks
+        >>> # landmarks = predict_clip_landmarks(tracker, codec, clips)
+    """
+    import keras
+
+    results = []
+    for start in range(0, len(clips), batch_size):
+        batch = np.asarray(clips[start:start + batch_size], np.float32)
+        coords, _ = codec.decode(_frames_first(model(batch, training=False)))
+        coords = keras.ops.convert_to_numpy(coords)
+        results.append(coords.reshape(batch.shape[:2] + coords.shape[1:]))
+    return np.concatenate(results).astype(np.float32)
+
+
+def _is_checkpoint_prefix(path):
+    return os.path.isfile(path + ".index")
+
+
+def _restore_detector(detector, prefix):
+    """Restores ``detector`` from a run checkpoint of ``train_loop``; refuses incomplete ones."""
+    import tensorflow as tf
+
+    from zoo.training import loop
+
+    names = [name for name, _ in tf.train.list_variables(prefix)]
+    stored = [n for n in names if n.startswith("model/variable_")]
+    if not stored:
+        # Checkpoints of the loop before it saved every variable (Keras 3 object graphs miss
+        # nested layers): restoring them would leave most of the detector random.
+        raise ValueError(
+            f"The checkpoint {prefix} does not hold the detector's variables by position "
+            "(model/variable_NNNNN): it was written by an older train_loop whose checkpoints "
+            "miss nested layers. Train the detector again, or pass a .weights.h5 / .keras file. "
+            f"Received: init_checkpoint={prefix}")
+    variables = loop.model_variables(detector)
+    if len(stored) != len(variables):
+        raise ValueError(
+            f"The checkpoint {prefix} holds {len(stored)} model variables, the tracker's "
+            f"detector has {len(variables)}: not the same architecture.")
+    # Positions follow the architecture, so the tracker's detector (same builder, same
+    # arguments) lines up with the detector run's model.
+    status = tf.train.Checkpoint(model=variables).restore(prefix)
+    status.expect_partial().assert_existing_objects_matched()
+
+
+def init_detector(tracker, init_checkpoint):
+    """Loads a trained detector into the tracker's detector (shared with its frame layer).
+
+    Formats of ``init_checkpoint``:
+
+    * a detector run folder of ``recipes/train_300w.py`` (``config.json`` +
+      ``checkpoints/``): its latest checkpoint;
+    * a checkpoint prefix of such a run (``.../checkpoints/ckpt-5000``);
+    * a Keras weights file ``*.weights.h5`` (``detector.save_weights``) or a whole model
+      ``*.keras`` (``detector.save``).
+
+    The detector architecture must equal the tracker's (same preset and overrides); a
+    mismatch raises naming both.
+
+    Args:
+        tracker: a model from ``zoo.create(<tracker preset>)``.
+        init_checkpoint: one of the formats above.
+
+    Returns:
+        The path that was loaded.
+
+    Example:
+        >>> import zoo
+        >>> from zoo.training.tasks import init_detector
+        >>> # tracker = zoo.create("aheat1d_tracker_300vw")
+        >>> # init_detector(tracker, "runs/aheat1d_300w")
+    """
+    import keras
+    import tensorflow as tf
+
+    from zoo.models.tracker import FRAME_DETECTOR_NAME
+    from zoo.training import loop
+
+    detector = tracker.get_layer(FRAME_DETECTOR_NAME).detector
+    path = os.fspath(init_checkpoint)
+    run_note = ""
+    if os.path.isdir(path):
+        from zoo.training.config import CONFIG_FILENAME, load_config
+
+        if os.path.isfile(os.path.join(path, CONFIG_FILENAME)):
+            run = load_config(path)
+            run_note = (f" The run trained model={run.model!r}, input_size={run.input_size}, "
+                        f"heatmap_length={run.heatmap_length}, "
+                        f"model_overrides={run.model_overrides}.")
+        prefix = tf.train.latest_checkpoint(os.path.join(path, loop.CHECKPOINT_SUBDIR))
+        if prefix is None:
+            raise ValueError("init_checkpoint must be a detector run folder with checkpoints/ "
+                             "(recipes/train_300w.py), a checkpoint prefix, a .weights.h5 or a "
+                             f".keras file. Received: init_checkpoint={path}")
+        path = prefix
+    try:
+        if _is_checkpoint_prefix(path):
+            _restore_detector(detector, path)
+        elif path.endswith(".weights.h5"):
+            detector.load_weights(path)
+        elif path.endswith(".keras"):
+            detector.set_weights(keras.saving.load_model(path, compile=False).get_weights())
+        else:
+            raise ValueError("init_checkpoint must be a detector run folder, a checkpoint prefix "
+                             "(ckpt-N), a .weights.h5 or a .keras file. "
+                             f"Received: init_checkpoint={init_checkpoint}")
+    except (AssertionError, tf.errors.InvalidArgumentError, ValueError) as error:
+        if "init_checkpoint" in str(error):
+            raise
+        raise ValueError(
+            f"The detector in {path} does not fit the tracker's detector "
+            f"({tracker.name}, input {detector.input_shape[1:]}).{run_note} Pass the same "
+            f"--model_overrides/--input_size/--heatmap_length as the detector run. "
+            f"Received: init_checkpoint={init_checkpoint} ({error})") from error
+    return path
+
+
+def train_tracker(config, strategy=None, progress=True, callbacks=(), train_source=None,
+                  val_source=None):
+    """Trains a tracker preset on clips (300-VW, or SynthFace videos), resuming from ``output_dir``.
+
+    The paper's recipe (Sec. 5): ``config.model`` (default ``aheat1d_tracker_300vw``) with
+    lambda = ``config.temporal_lambda`` (Eq. 13, paper 0.3) and gamma = ``config.gamma``; its
+    detector initialised from ``config.init_checkpoint`` (see :func:`init_detector` for the
+    formats) and frozen when ``overrides["freeze_detector"]`` is set (``--freeze_detector``);
+    clips of ``config.clip_length`` frames with one augmentation per clip; the Eq. 14 loss
+    (``TrackingLoss``: squared error summed over frames, landmarks and bins, both axes); the
+    same :func:`zoo.training.loop.train_loop` as the detectors (strategies, checkpoints and
+    resume, TensorBoard), validating the per-frame NME on held-out clips.
+
+    Args:
+        config: a ``zoo.training.TrainConfig`` with a tracker preset and dataset ``"300vw"``
+            (``data_dir`` None trains on SynthFace videos, with a banner) or ``"synthface"``.
+        strategy: a ``tf.distribute.Strategy``; default ``make_strategy(config.strategy)``.
+        progress: tqdm bar on the chief.
+        callbacks: passed to ``train_loop``.
+        train_source / val_source: override the clip sources (k-fold search).
+
+    Returns:
+        ``(TrainResult, resolved_config, codec)``.
+
+    Example:
+        >>> import zoo.training
+        >>> config = zoo.training.PAPER_DEFAULTS["300vw"].replace(
+        ...     model="aheat1d_tracker_mobile_300vw", steps=2, output_dir="/tmp/zoo_doc_tracker")
+        >>> # result, config, codec = zoo.training.tasks.train_tracker(config)
+    """
+    import zoo
+    import zoo.metrics
+    from zoo.models.tracker import TrackingLoss
+    from zoo.training import loop
+
+    config, codec, overrides = _prepare_tracker(config)
+    if overrides.get("freeze_detector") and not config.init_checkpoint:
+        print("WARNING: freeze_detector without --init_checkpoint keeps a randomly initialised "
+              "detector fixed; pass the 300W detector run with --init_checkpoint.")
+    strategy = strategy or loop.make_strategy(config.strategy)
+    if train_source is None or val_source is None:
+        sources = make_clip_sources(config)
+        train_source = train_source or sources[0]
+        val_source = val_source or sources[1]
+    if loop.is_chief(strategy):
+        save_config(config, config.output_dir)
+    scheme = getattr(val_source, "scheme", "300w")
+    val_clips, val_landmarks = data_lib.clip_arrays(val_source, config.input_size)
+    flat_landmarks = val_landmarks.reshape((-1,) + val_landmarks.shape[2:])
+
+    def model_fn():
+        import keras
+
+        # The same initial weights for every run of a seed: the k-fold grid points then
+        # differ only in their hyper-parameter.
+        keras.utils.set_random_seed(config.seed)
+        tracker = zoo.create(config.model, **overrides)
+        if config.init_checkpoint:
+            loaded = init_detector(tracker, config.init_checkpoint)
+            if loop.is_chief(strategy):
+                print(f"Detector initialised from {loaded}.")
+        return tracker
+
+    loss = TrackingLoss(reduction=None)
+
+    def loss_fn(targets, outputs):
+        # Eq. 14: sum over frames t, landmarks n and bins, for every output (x and y).
+        return sum(loss(targets[key], outputs[key]) for key in targets)
+
+    def eval_fn(model):
+        predicted = predict_clip_landmarks(model, codec, val_clips)
+        errors = zoo.metrics.nme(predicted.reshape(flat_landmarks.shape), flat_landmarks,
+                                 scheme=scheme)
+        return {"nme": float(np.mean(errors)),
+                "failure_rate": float(zoo.metrics.failure_rate(errors, 0.1))}
+
+    def image_fn(model):
+        clips = val_clips[:1]
+        predicted = predict_clip_landmarks(model, codec, clips)[0]
+        return draw_landmarks(clips[0], predicted, val_landmarks[0])
+
+    dataset = data_lib.clip_training_dataset(train_source, codec, config.input_size,
+                                             config.batch_size, seed=config.seed)
+    result = loop.train_loop(
+        model_fn, loss_fn, dataset, steps=config.steps, output_dir=config.output_dir,
+        strategy=strategy, learning_rate=config.learning_rate,
+        checkpoint_every=config.checkpoint_every, log_every=config.log_every, eval_fn=eval_fn,
+        eval_every=config.eval_every, image_fn=image_fn, image_every=config.image_every,
+        mixed_precision=config.mixed_precision, progress=progress, callbacks=callbacks)
+    for evaluation in result.evaluations:
+        print(f"step {evaluation['step']:6d}  val NME {100 * evaluation['nme']:.2f}% "
+              f"(per frame)  FR@10% {100 * evaluation['failure_rate']:.2f}%")
+    return result, config, codec
+
+
+def make_tracker_fold_runner(config, strategy=None):
+    """``train_and_evaluate(values, train_indices, val_indices)`` for the lambda search.
+
+    The folds split *videos* of the 300-VW training set (clips of one video never fall on
+    both sides), or SynthFace clips (each its own video). Each call trains the tracker with
+    ``temporal_lambda = values["lambda"]`` (and ``gamma`` if given) from scratch for
+    ``config.steps`` steps and returns the per-frame mean NME on the held-out clips.
+
+    Args:
+        config: the base ``TrainConfig`` (a tracker preset).
+        strategy: optional strategy shared by the runs.
+
+    Returns:
+        ``(train_and_evaluate, num_units)``: the number of videos (or SynthFace clips) split.
+
+    Example:
+        >>> import zoo.training
+        >>> # runner, n = zoo.training.tasks.make_tracker_fold_runner(config)
+        >>> # zoo.training.cross_validation.search({"lambda": [0.1, 0.3]}, 10, runner, n)
+    """
+    mapping = {"lambda": "temporal_lambda", "gamma": "gamma"}
+    resolved, _, _ = _prepare_tracker(config)
+    train_source, _ = make_clip_sources(resolved)
+    if isinstance(train_source, data_lib.VideoClipSource):
+        videos = sorted(set(train_source.videos))
+        clip_videos = np.array([videos.index(v) for v in train_source.videos])
+
+        def positions(units):
+            return np.flatnonzero(np.isin(clip_videos, units))
+        num_units = len(videos)
+    else:
+        def positions(units):
+            return np.asarray(units)
+        num_units = len(train_source)
+    counter = {"fold": 0}
+
+    def train_and_evaluate(values, train_indices, val_indices):
+        fields = {mapping.get(name, name): value for name, value in values.items()}
+        tag = "_".join(f"{name}{value:g}" for name, value in values.items())
+        counter["fold"] += 1
+        run_dir = os.path.join(config.output_dir, f"{tag}_run{counter['fold']}")
+        run_config = resolved.replace(output_dir=run_dir, eval_every=0, image_every=0, **fields)
+        result, _, _ = train_tracker(run_config, strategy=strategy, progress=False,
+                                     train_source=train_source.subset(positions(train_indices)),
+                                     val_source=train_source.subset(positions(val_indices)))
+        return result.evaluations[-1]["nme"]
+
+    return train_and_evaluate, num_units
+
+
+__all__ = ["train", "train_tracker", "resolve_model", "resolve_tracker", "is_tracker",
+           "make_sources", "make_clip_sources", "predict_landmarks", "predict_clip_landmarks",
+           "draw_landmarks", "init_detector", "make_fold_runner", "make_tracker_fold_runner"]
