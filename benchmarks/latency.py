@@ -5,10 +5,17 @@ times batch-1 inference: LiteRT (``ai_edge_litert`` Interpreter, XNNPACK) float3
 dynamic-range int8 / full-int8, ONNX (onnxruntime) and the SavedModel (TF runtime, in a
 subprocess so its thread count can be set), at 1 and 2 threads. MediaPipe's
 ``face_landmark.tflite`` is timed in the same run when it is found (``mediapipe==0.10.21``
-installed, or ``--mediapipe_model``). Prints one markdown table: median and p90 ms per frame.
+installed, or ``--mediapipe_model``). Prints one markdown table: median and p90 ms per frame,
+and at 1 thread the median CPU time of the calling thread (the latency without the waits for
+a core that a loaded shared machine adds).
 
     python benchmarks/latency.py --presets=aheat1d_mobile_300w,aheat1d_tracker_mobile_300vw \
         --mediapipe_model=/tmp/mpwheel/x/mediapipe/modules/face_landmark/face_landmark.tflite
+
+Every row is timed in one process and the trials are interleaved (``--trials``), so rows of
+one run compare fairly on a loaded machine; the load average is printed with the table.
+``--keep_dir`` keeps the exported files and ``--tflite_files=label=path,...`` times earlier
+exports in the same run (a before/after table).
 
 A tracker preset (``aheat1d_tracker_mobile_300vw``) is timed as its streaming step model
 (frame + state -> landmarks + state), one call per video frame.
@@ -40,6 +47,12 @@ _NUM_EVAL = flags.DEFINE_integer("num_eval", 32, "SynthFace faces for the NME ch
 _MEDIAPIPE_MODEL = flags.DEFINE_string("mediapipe_model", None,
                                        "Path of face_landmark.tflite (default: from the "
                                        "mediapipe package when installed).")
+_TFLITE_FILES = flags.DEFINE_list(
+    "tflite_files", [], "Extra LiteRT files timed in the same run, as label=path (e.g. an "
+    "earlier version's export kept with --keep_dir, for a before/after table on one loaded "
+    "machine).")
+_KEEP_DIR = flags.DEFINE_string("keep_dir", None, "Write the exported files here and keep "
+                                "them (default: a temporary folder, deleted).")
 _OVERRIDES = flags.DEFINE_list("overrides", [], "key=value architecture overrides for every "
                                 "preset (JSON values), e.g. separable=false.")
 _SAVED_MODEL_WORKER = flags.DEFINE_string("saved_model_worker", None, "Internal.")
@@ -49,14 +62,25 @@ def _stats(times_ms):
     return float(np.median(times_ms)), float(np.percentile(times_ms, 90))
 
 
-def _time(call, runs, warmup):
+def _time(call, runs, warmup, cpu_times=None):
+    """Wall-clock ms of ``runs`` calls; also appends this thread's CPU ms to ``cpu_times``.
+
+    At 1 thread LiteRT/XNNPACK and onnxruntime compute in the calling thread, so its CPU
+    time is the latency without the waits for a core that a loaded, shared machine adds
+    (the wall-clock median is then mostly queueing); at 2 threads it misses the worker.
+    """
     for _ in range(warmup):
         call()
     times = np.empty(runs)
+    cpu = np.empty(runs)
     for i in range(runs):
+        start_cpu = time.thread_time()
         start = time.perf_counter()
         call()
         times[i] = (time.perf_counter() - start) * 1e3
+        cpu[i] = (time.thread_time() - start_cpu) * 1e3
+    if cpu_times is not None:
+        cpu_times.append(cpu)
     return times
 
 
@@ -219,10 +243,18 @@ def main(argv):
     import zoo
 
     presets = zoo.list_models() if _PRESETS.value == ["all"] else _PRESETS.value
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory() as temporary:
+        directory = _KEEP_DIR.value or temporary
+        os.makedirs(directory, exist_ok=True)
         rows = []
         for preset in presets:
             rows += export_all(preset, _FORMATS.value, directory)
+        for item in _TFLITE_FILES.value:
+            label, _, path = item.partition("=")
+            if not path or not os.path.isfile(path):
+                raise ValueError(f"--tflite_files takes label=path of existing files. "
+                                 f"Received: {item!r}")
+            rows.append((label, "tflite (file)", path, None, "given file"))
         mediapipe = find_mediapipe_model()
         if mediapipe:
             rows.append(("mediapipe face_landmark (468 pts)", "tflite (fp16 weights)", mediapipe,
@@ -230,19 +262,23 @@ def main(argv):
         else:
             print("MediaPipe face_landmark.tflite not found (install mediapipe==0.10.21 or pass "
                   "--mediapipe_model); its row is left out.", file=sys.stderr)
+        load_start = os.getloadavg()
         times = {(i, t): [] for i in range(len(rows)) for t in threads}
+        cpu_times = {i: [] for i in range(len(rows))}
         for _ in range(_TRIALS.value):
             for i, (_, fmt, path, _, _) in enumerate(rows):
                 for t in threads:
                     if fmt == "saved_model":
                         times[i, t].append(saved_model_times(path, t, _RUNS.value, _WARMUP.value))
                     elif fmt == "onnx":
-                        times[i, t].append(_time(onnx_timer(path, t), _RUNS.value, _WARMUP.value))
+                        times[i, t].append(_time(onnx_timer(path, t), _RUNS.value, _WARMUP.value,
+                                                 cpu_times[i] if t == 1 else None))
                     else:
                         times[i, t].append(_time(tflite_timer(path, t), _RUNS.value,
-                                                 _WARMUP.value))
+                                                 _WARMUP.value, cpu_times[i] if t == 1 else None))
         header = "| model | format | params | size MB | " + " | ".join(
-            f"{t} thr median ms | {t} thr p90 ms" for t in threads) + " | check |"
+            f"{t} thr median ms | {t} thr p90 ms" for t in threads) + \
+            " | 1 thr CPU median ms | check |"
         print(header)
         print("|" + "---|" * (header.count("|") - 1))
         for i, (name, fmt, path, params, note) in enumerate(rows):
@@ -250,12 +286,15 @@ def main(argv):
             for t in threads:
                 median, p90 = _stats(np.concatenate(times[i, t]))
                 cells += [f"{median:.2f}", f"{p90:.2f}"]
+            cells.append(f"{np.median(np.concatenate(cpu_times[i])):.2f}" if cpu_times[i]
+                         else "-")
             print(f"| {name} | {fmt} | {params if params is not None else '-'} | "
                   f"{_size_mb(path):.2f} | " + " | ".join(cells) + f" | {note} |")
         for line in REFUSED:
             print(f"refused by its parity check (not timed): {line}")
         print(f"\n{_RUNS.value} runs x {_TRIALS.value} trial(s) after {_WARMUP.value} warm-up "
-              f"runs, batch 1, {os.cpu_count()} CPUs; load average at the end: "
+              f"runs, batch 1, {os.cpu_count()} CPUs; load average (1, 5, 15 min) at the "
+              f"start of the timing: {', '.join(f'{x:.1f}' for x in load_start)}, at the end: "
               f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

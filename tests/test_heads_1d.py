@@ -79,3 +79,23 @@ def test_bad_arguments_raise(kwargs, shape, match):
     with pytest.raises(ValueError, match=match):
         heads = zoo.layers.Heatmap1DHeads(**{**TINY, **kwargs})
         heads.build(shape)
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 3, "valid"), (3, 4, "same"), (4, 4, "same")])
+def test_transpose_conv_as_matmul_equals_the_layer(kernel, stride, padding):
+    # The exported graphs compute CNN_2's / CNN_4's transposed convolutions as one matmul with
+    # static shapes (XNNPACK runs it); it must be the same function as the Keras layer.
+    import keras
+
+    from zoo.layers.heads_1d import transpose_conv_1d_as_matmul
+
+    layer = keras.layers.Conv1DTranspose(5, kernel, strides=stride, padding=padding,
+                                         activation="relu", bias_initializer="glorot_uniform")
+    x = np.random.default_rng(3).normal(size=(2, 6, 8)).astype("float32")
+    reference = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(transpose_conv_1d_as_matmul(x, layer)), reference, atol=1e-5)
+    bad = keras.layers.Conv1DTranspose(5, 5, strides=4, padding="same")
+    bad.build((None, 6, 8))
+    with pytest.raises(ValueError, match="Received: layer="):
+        transpose_conv_1d_as_matmul(x, bad)

@@ -162,8 +162,9 @@ def argmax_last(heatmap):
     length = heatmap.shape[-1]
     peak = ops.max(heatmap, axis=-1, keepdims=True)
     positions = ops.arange(length, dtype="float32")
-    candidates = ops.where(ops.greater_equal(heatmap, peak), positions,
-                           ops.full_like(heatmap, float(length)))
+    # A scalar fill (broadcast by Select) instead of full_like, whose Shape/Fill ops make a
+    # run-time-shaped tensor in LiteRT graphs.
+    candidates = ops.where(ops.greater_equal(heatmap, peak), positions, float(length))
     return ops.min(candidates, axis=-1), ops.squeeze(peak, axis=-1)
 
 
@@ -173,10 +174,21 @@ def gather_last(heatmap, index, length):
 
 
 def neighbours(heatmap, index, length):
-    """Values at ``index - 1`` and ``index + 1`` (clamped) and a mask of interior indices."""
+    """Values at ``index - 1`` and ``index + 1`` (clamped) and a mask of interior indices.
+
+    ``heatmap[..., max(index - 1, 0)]`` is ``shifted[..., index]`` of the heatmap shifted one
+    bin right (its first bin repeated), and likewise to the left, so both neighbours are read
+    with one shared index mask instead of two one-hot gathers (same values; the mask is built
+    with one comparison, and LiteRT's XNNPACK delegate takes every op of it, not ONE_HOT).
+    """
     index = ops.cast(index, "int32")
-    left = gather_last(heatmap, ops.maximum(index - 1, 0), length)
-    right = gather_last(heatmap, ops.minimum(index + 1, length - 1), length)
+    mask = ops.cast(ops.equal(ops.arange(length, dtype="int32"), ops.expand_dims(index, -1)),
+                    heatmap.dtype)
+    # shifted_right[j] = h[max(j - 1, 0)], shifted_left[j] = h[min(j + 1, L - 1)].
+    shifted_right = ops.concatenate([heatmap[..., :1], heatmap[..., :-1]], axis=-1)
+    shifted_left = ops.concatenate([heatmap[..., 1:], heatmap[..., -1:]], axis=-1)
+    left = ops.sum(shifted_right * mask, axis=-1)
+    right = ops.sum(shifted_left * mask, axis=-1)
     interior = ops.logical_and(ops.greater(index, 0), ops.less(index, length - 1))
     return left, right, interior
 
@@ -195,10 +207,10 @@ def log_parabola_offset(left, centre, right, interior):
     log_right = ops.log(ops.maximum(right, _EPSILON))
     curvature = log_left - 2.0 * log_centre + log_right
     valid = ops.logical_and(interior, ops.less(curvature, -_MIN_CURVATURE))
-    safe = ops.where(valid, curvature, -ops.ones_like(curvature))
+    safe = ops.where(valid, curvature, -1.0)
     offset = 0.5 * (log_left - log_right) / safe
     offset = ops.clip(offset, -0.5, 0.5)
-    return ops.where(valid, offset, ops.zeros_like(offset))
+    return ops.where(valid, offset, 0.0)
 
 
 _REGISTRY = {}

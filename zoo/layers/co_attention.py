@@ -83,8 +83,10 @@ class CoAttention(keras.layers.Layer):
 
     def _attend(self, a, b, weight, n):
         """Returns softmax(A W B^T / sqrt(n)) B for A, B of shape (B, C, m, n)."""
-        # A W as a 2D matmul (avoids the N-D x 2-D tensordot lowering, TOOLCHAIN.md).
-        a_weight = ops.reshape(ops.matmul(ops.reshape(a, (-1, n)), weight), ops.shape(a))
+        # A W as a 2D matmul (avoids the N-D x 2-D tensordot lowering, TOOLCHAIN.md). The
+        # reshape back uses the static (C, m, n) (no Shape/StridedSlice/Pack ops in LiteRT).
+        a_weight = ops.reshape(ops.matmul(ops.reshape(a, (-1, n)), weight),
+                               (-1,) + tuple(a.shape[1:]))
         affinity = ops.matmul(a_weight, ops.transpose(b, (0, 1, 3, 2))) / math.sqrt(n)
         affinity = ops.softmax(affinity, axis=-1)  # Eq. 9: softmax over each row
         return ops.matmul(affinity, b)

@@ -49,6 +49,61 @@ def check_heatmap_length(heatmap_length, feature_width):
     return 1, feature_width // heatmap_length
 
 
+def transpose_conv_1d_as_matmul(inputs, layer):
+    """A ``Conv1DTranspose`` with ``kernel_size <= strides`` computed as one matmul.
+
+    With kernel size ``k`` no larger than the stride ``s`` (no padding: ``"valid"`` with
+    ``k = s``, or ``"same"`` with ``k <= s``, whose padding ``max(k - s, 0)`` is 0) the output
+    blocks do not overlap: ``out[i * s + t] = x[i] . kernel[t] + bias`` for ``t < k`` and
+    ``bias`` for ``k <= t < s``. That is ``x (B*W, C) @ kernel (C, s*F)`` and a reshape with
+    static sizes: the same values as ``layer(inputs)``, but Keras' TensorFlow transposed
+    convolution computes its output shape from ``tf.shape`` at run time, which leaves a
+    dynamic tensor (and everything after it) outside LiteRT's XNNPACK delegate.
+
+    Args:
+        inputs: ``(B, W, C)`` tensor with static W and C.
+        layer: a built ``keras.layers.Conv1DTranspose`` (its kernel ``(k, F, C)``, bias,
+            activation).
+
+    Returns:
+        ``(B, W * s, F)``, equal to ``layer(inputs)``.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> import zoo.layers.heads_1d
+        >>> deconv = keras.layers.Conv1DTranspose(4, 3, strides=3)
+        >>> x = np.random.rand(2, 5, 8).astype("float32")
+        >>> y = deconv(x)
+        >>> fast = zoo.layers.heads_1d.transpose_conv_1d_as_matmul(x, deconv)
+        >>> bool(np.allclose(y, fast, atol=1e-5))
+        True
+    """
+    kernel_size, stride = layer.kernel_size[0], layer.strides[0]
+    if kernel_size > stride or (layer.padding == "valid" and kernel_size != stride) \
+            or layer.dilation_rate[0] != 1 or layer.output_padding is not None:
+        raise ValueError(
+            "transpose_conv_1d_as_matmul needs kernel_size <= strides ('same') or kernel_size "
+            f"== strides ('valid'), no dilation or output_padding. Received: "
+            f"layer={layer.name} (kernel_size={kernel_size}, strides={stride}, "
+            f"padding={layer.padding!r})")
+    width, channels = inputs.shape[1], inputs.shape[2]
+    kernel = layer.kernel  # (k, F, C)
+    filters = kernel.shape[1]
+    if stride > kernel_size:  # taps t >= k add nothing: zero kernel rows
+        kernel = ops.concatenate(
+            [kernel, ops.zeros((stride - kernel_size, filters, channels), kernel.dtype)],
+            axis=0)
+    # (s, F, C) -> (C, s * F): column t * F + f holds kernel[t, f, :].
+    matrix = ops.reshape(ops.transpose(kernel, (2, 0, 1)), (channels, stride * filters))
+    outputs = ops.matmul(ops.reshape(inputs, (-1, channels)), ops.cast(matrix, inputs.dtype))
+    outputs = ops.reshape(outputs, (-1, width * stride, filters))
+    if layer.use_bias:
+        outputs = outputs + ops.cast(layer.bias, outputs.dtype)
+    if layer.activation is not None:
+        outputs = layer.activation(outputs)
+    return outputs
+
+
 def _conv_bn_relu(filters, kernel_size, strides, padding, separable, name):
     if separable and kernel_size not in (1, (1, 1)):
         # Depth-wise separable: TF's depth-wise convolution takes equal strides only, so the
@@ -78,6 +133,17 @@ def _run_chain(layers, inputs, training):
         else:
             inputs = layer(inputs)
     return inputs
+
+
+class _SqueezeAxis2(keras.layers.Layer):
+    """``(B, m, 1, c) -> (B, m, c)`` with static sizes (``keras.layers.Reshape`` reads the
+    batch size with ``ops.shape`` at run time, a dynamic tensor in LiteRT)."""
+
+    def call(self, inputs):
+        return ops.reshape(inputs, (-1, inputs.shape[1], inputs.shape[3]))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], input_shape[3])
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -147,7 +213,7 @@ class Heatmap1DHeads(keras.layers.Layer):
     def _cnn2(self, axis, compressed, kept_stride, factor):
         layers = _conv_bn_relu(self.channels, (1, compressed), 1, "valid", False,
                                f"cnn2_{axis}")
-        layers.append(keras.layers.Reshape((-1, self.channels), name=f"cnn2_{axis}_squeeze"))
+        layers.append(_SqueezeAxis2(name=f"cnn2_{axis}_squeeze"))
         if kept_stride > 1:
             layers += [
                 keras.layers.Conv1D(self.channels, kept_stride, strides=kept_stride,
@@ -190,10 +256,14 @@ class Heatmap1DHeads(keras.layers.Layer):
         d_y = _run_chain(self.cnn1_y, inputs, training)
         # Eq. 9-10: co-attention between D^x and D^y.
         d_x, d_y = self.co_attention([d_x, d_y])
-        # CNN_2 + deconvolution: (B, L, N) -> (B, N, L).
-        heatmaps_x = ops.transpose(_run_chain(self.cnn2_x, d_x, training), (0, 2, 1))
-        heatmaps_y = ops.transpose(_run_chain(self.cnn2_y, d_y, training), (0, 2, 1))
-        return [heatmaps_x, heatmaps_y]
+        # CNN_2, then the deconvolution (kernel = stride = M, L = M * W) as one matmul with
+        # static shapes: (B, W, c) -> (B, L, N) -> (B, N, L).
+        heatmaps = []
+        for chain, features in ((self.cnn2_x, d_x), (self.cnn2_y, d_y)):
+            hidden = _run_chain(chain[:-1], features, training)
+            heatmaps.append(ops.transpose(transpose_conv_1d_as_matmul(hidden, chain[-1]),
+                                          (0, 2, 1)))
+        return heatmaps
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0], self.num_landmarks, self.heatmap_length)

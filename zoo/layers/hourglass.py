@@ -1,7 +1,21 @@
 """One hourglass module of FAN's stacked hourglass backbone."""
 import keras
+from keras import ops
 
 from zoo.layers.residual_block import MultiScaleResidualBlock
+
+
+def _upsample_nearest_2x(inputs):
+    """Nearest-neighbour 2x upsampling, ``out[i, j] = in[i // 2, j // 2]``.
+
+    The same values as ``keras.layers.UpSampling2D(2, interpolation="nearest")``, whose
+    TensorFlow form is two ``repeat``s (Shape/Tile/Reshape chains that LiteRT's XNNPACK
+    delegate does not take); a static-size nearest resize is one RESIZE_NEAREST_NEIGHBOR op.
+    With half-pixel centres a 2x nearest resize reads ``floor((i + 0.5) / 2) = i // 2``.
+    """
+    height, width = inputs.shape[1], inputs.shape[2]
+    return ops.image.resize(inputs, (2 * height, 2 * width), interpolation="nearest",
+                            data_format="channels_last")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -53,7 +67,6 @@ class Hourglass(keras.layers.Layer):
         self.lower_out = [block(f"low_out{i}") for i in range(depth)]
         self.bottom = block("bottom")
         self.pool = keras.layers.AveragePooling2D(2, name="pool")
-        self.upsample = keras.layers.UpSampling2D(2, interpolation="nearest", name="upsample")
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -85,7 +98,7 @@ class Hourglass(keras.layers.Layer):
         else:
             lower = self.bottom(lower, training=training)
         lower = self.lower_out[level](lower, training=training)
-        return upper + self.upsample(lower)
+        return upper + _upsample_nearest_2x(lower)
 
     def call(self, inputs, training=None):
         return self._level(inputs, 0, training)

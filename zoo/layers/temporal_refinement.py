@@ -29,6 +29,8 @@ import math
 import keras
 from keras import ops
 
+from zoo.layers.heads_1d import transpose_conv_1d_as_matmul
+
 
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -206,7 +208,11 @@ class TemporalRefinementCell(keras.layers.Layer):
         if self.identity:
             refinement = state
         else:
-            refinement = self.decoder_up(state, training=training)
+            if self.rank == 1 and self.kernel_size <= self.downsample:
+                # Same values as decoder_up(state); static shapes for LiteRT/XNNPACK.
+                refinement = transpose_conv_1d_as_matmul(state, self.decoder_up)
+            else:
+                refinement = self.decoder_up(state, training=training)
             refinement = self._from_channels_last(
                 self.output_projection(refinement, training=training))  # E'_t
         return inputs + refinement, [state]

@@ -273,13 +273,15 @@ def _register_builtin_presets():
     register_preset(Preset(
         name="aheat1d_mobile_300w", architecture="aheat1d",
         config={"num_landmarks": 68, "num_stacks": 1, "width": 32, "hourglass_depth": 3,
-                "heatmap_length": 384, "gamma": 0.4, "head_channels": 32,
+                "heatmap_length": 384, "gamma": 0.4, "head_channels": 16,
                 "compress_steps": 2, "separable": True},
         input_size=128, normalization=dict(IMAGENET_NORMALIZATION), scheme="300w",
         codec=_codec_1d(128, 384),
         description="Phone-sized attentive 1D detector: 128 input, 1 hourglass stack of width "
-                    "32 with depth-wise separable convolutions, L = 3F = 384, gamma 0.4.",
-        num_params=95616))
+                    "32 with depth-wise separable convolutions, L = 3F = 384, gamma 0.4; 1D "
+                    "heads (CNN_1, co-attention, CNN_2) of 16 channels (32 before issue 7: "
+                    "16 brings the tracker step under 2 ms per frame at 1 thread).",
+        num_params=53984))
 
 
 _register_builtin_presets()
