@@ -9,6 +9,7 @@ import pytest
 
 import zoo
 import zoo.inference
+import zoo.models.inference
 from zoo import faces as zoo_faces
 
 PRESET = "aheat1d_mobile_300w"
