@@ -1,12 +1,22 @@
 """Peak training memory of 1D vs 2D heatmap heads: the 1D-heatmap paper's central claim.
 
 One training step (batch 10, input F = 256, backbone width 256, Adam, Eq. 11 loss) of the
-attentive 1D detector at L = 64, 256, 768 and of the 2D FAN baseline at 64, 128, 256, each in a
-fresh subprocess. Reported: output values per face (2NL for 1D, NL^2 for 2D) and the peak RSS
-during the step minus the RSS after building the model and making the data (ru_maxrss, Linux
-KiB; this includes tracing the training graph), and the peak of a second step after resetting
-the kernel's peak-RSS mark (/proc/self/clear_refs; activations and gradients only), with ratios
-to 1D-768.
+attentive 1D detector (``zoo.models.build_aheat1d``) at L = 64, 256, 768 and of the 2D FAN
+baseline (``zoo.models.build_fan2d``: heatmaps from full-width features at L x L) at 64, 128,
+256. Both families are built and measured the same way, each configuration in a fresh
+subprocess:
+
+* tensor peak: TF's CPU device is switched to the BFC allocator (TF_CPU_ALLOCATOR_USE_BFC),
+  the allocator GPUs use, whose exact byte counts ``tf.config.experimental.get_memory_info``
+  reports; before each of ``--steps`` steps after the first, its peak is reset. The peak is
+  what a GPU's memory limit sees (weights, Adam slots, activations, gradients, temporaries);
+  "of it in the step" subtracts the bytes held right before the step. Both count tensor
+  bytes (no allocator caching or page noise); the executor's op order still moves them by up
+  to ~2% between steps (measured: 1598 vs 1630 MiB for 1D-768), so the median is shown.
+* first step RSS: peak RSS during the first ``train_on_batch`` (graph tracing included)
+  minus the RSS right before it (/proc/self/clear_refs resets the kernel's peak mark), and
+  the process's peak RSS; noisy (+-100 MiB), kept as a cross-check.
+* ``--repeats`` fresh processes per configuration; the table shows the median over them.
 
     .venv/bin/python benchmarks/memory.py                 # 1 stack (default; fast on 2 cores)
     .venv/bin/python benchmarks/memory.py --stacks 4      # the paper's 4 stacks (slow on CPU)
@@ -15,7 +25,7 @@ to 1D-768.
 import argparse
 import json
 import os
-import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -23,7 +33,8 @@ import time
 CONFIGS = [("1D", 64), ("1D", 256), ("1D", 768), ("2D", 64), ("2D", 128), ("2D", 256)]
 
 
-def _rss_kib(field="VmRSS"):
+def rss_kib(field="VmRSS"):
+    """Reads ``field`` (VmRSS, VmHWM, ...) of this process from /proc/self/status, in KiB."""
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(field + ":"):
@@ -31,16 +42,65 @@ def _rss_kib(field="VmRSS"):
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def _reset_peak_rss():
-    """Resets the kernel's peak-RSS mark (VmHWM) of this process (Linux >= 4.0)."""
+def reset_peak_rss():
+    """Resets the kernel's peak-RSS mark (VmHWM) of this process to the current RSS (Linux 4.0+)."""
     with open("/proc/self/clear_refs", "w") as clear_refs:
         clear_refs.write("5")
 
 
-def worker(kind, size, stacks, batch, num_landmarks, input_size, width, head_channels):
-    """Builds one model, runs one training step, prints a JSON line with the memory figures."""
+def measure_peak_mib(function):
+    """Runs ``function()`` and returns ``(peak RSS during it - RSS right before it, seconds)``.
+
+    Args:
+        function: a callable taking no arguments.
+
+    Returns:
+        ``(mib, seconds)``: the memory the call added at its peak, in MiB, and its wall time.
+
+    Example:
+        >>> import numpy as np
+        >>> mib, _ = measure_peak_mib(lambda: np.ones(64 * 2 ** 20 // 8).sum())
+        >>> 50 < mib < 80
+        True
+    """
+    reset_peak_rss()
+    before = rss_kib()
+    start = time.perf_counter()
+    function()
+    seconds = time.perf_counter() - start
+    return (rss_kib("VmHWM") - before) / 1024, seconds
+
+
+def output_values(kind, size, num_landmarks):
+    """Output values per face: 2NL for 1D heatmaps, NL^2 for 2D (Section 4 of the paper).
+
+    Example:
+        >>> output_values("1D", 768, 68), output_values("2D", 64, 68)
+        (104448, 278528)
+    """
+    if kind == "1D":
+        return 2 * num_landmarks * size
+    if kind == "2D":
+        return num_landmarks * size * size
+    raise ValueError(f"`kind` must be '1D' or '2D'. Received: kind={kind!r}")
+
+
+def parse_config(text):
+    """``"1D-768"`` -> ``("1D", 768)``."""
+    kind, _, size = text.partition("-")
+    if kind not in ("1D", "2D") or not size.isdigit():
+        raise ValueError(f"A config looks like 1D-768 or 2D-128. Received: config={text!r}")
+    return kind, int(size)
+
+
+def worker(kind, size, stacks, batch, num_landmarks, input_size, width, head_channels, steps):
+    """Builds one model, runs 1 + ``steps`` training steps, prints a JSON line of figures."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TF's CPU device then allocates tensors through the same BFC allocator as on a GPU, whose
+    # exact byte counts (current / peak) tf.config.experimental.get_memory_info reports.
+    os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"
     import numpy as np
+    import tensorflow as tf
 
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import zoo.losses
@@ -61,26 +121,46 @@ def worker(kind, size, stacks, batch, num_landmarks, input_size, width, head_cha
     images = rng.uniform(0, 255, (batch, input_size, input_size, 3)).astype("float32")
     # Plain TF graph (no XLA), as the paper's TensorFlow 1.9 training.
     model.compile(optimizer="adam", loss=zoo.losses.detector_losses(model), jit_compile=False)
-    baseline = _rss_kib()
-    start = time.perf_counter()
-    loss = model.train_on_batch(images, targets, return_dict=True)["loss"]
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Second step: the graph is traced already, so its peak is activations + gradients only.
-    _reset_peak_rss()
-    steady_baseline = _rss_kib()
-    model.train_on_batch(images, targets)
-    steady_peak = _rss_kib("VmHWM")
-    print(json.dumps({"kind": kind, "size": size, "baseline_mib": baseline / 1024,
-                      "peak_mib": peak / 1024, "step_mib": (peak - baseline) / 1024,
-                      "second_step_mib": (steady_peak - steady_baseline) / 1024,
-                      "seconds": seconds, "loss": float(loss),
-                      "params": model.count_params()}))
+    losses = []
+
+    def step():
+        losses.append(float(model.train_on_batch(images, targets, return_dict=True)["loss"]))
+
+    first_mib, first_seconds = measure_peak_mib(step)
+    tensor_peaks, tensor_steps, rss_steps, seconds = [], [], [], []
+    for _ in range(steps):
+        tf.config.experimental.reset_memory_stats("CPU:0")
+        before = tf.config.experimental.get_memory_info("CPU:0")["current"]
+        mib, step_seconds = measure_peak_mib(step)
+        peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+        tensor_peaks.append(peak / 2 ** 20)
+        tensor_steps.append((peak - before) / 2 ** 20)
+        rss_steps.append(mib)
+        seconds.append(step_seconds)
+    print(json.dumps({
+        "kind": kind, "size": size, "first_step_mib": first_mib,
+        "first_step_seconds": first_seconds,
+        "tensor_peak_mib": statistics.median(tensor_peaks), "tensor_peak_mib_all": tensor_peaks,
+        "tensor_step_mib": statistics.median(tensor_steps),
+        "step_mib": statistics.median(rss_steps), "step_mib_all": rss_steps,
+        "step_seconds": statistics.median(seconds),
+        "max_rss_mib": _max_rss_mib(), "loss": losses[-1], "params": model.count_params()}))
 
 
-def output_values(kind, size, num_landmarks):
-    """Output values per face: 2NL for 1D heatmaps, NL^2 for 2D (Section 4 of the paper)."""
-    return 2 * num_landmarks * size if kind == "1D" else num_landmarks * size * size
+def _max_rss_mib():
+    """The process's peak RSS over its whole life (ru_maxrss; clear_refs does not reset it)."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def summarize(runs):
+    """Median of every numeric figure over the repeated runs of one configuration."""
+    summary = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "size":
+            summary[key] = statistics.median(run[key] for run in runs)
+    summary["tensor_peak_mib_runs"] = [run["tensor_peak_mib"] for run in runs]
+    return summary
 
 
 def main():
@@ -92,53 +172,71 @@ def main():
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--head_channels", type=int, default=128,
                         help="channels of the 1D heads' CNN_1/CNN_2 (aheat1d presets: 128)")
+    parser.add_argument("--steps", type=int, default=3,
+                        help="measured steps after the first (median taken)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="fresh processes per configuration (median taken)")
     parser.add_argument("--configs", nargs="*", default=None,
                         help="subset such as 1D-768 2D-128 (default: all six)")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "SIZE"))
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.stacks, args.batch, args.landmarks,
-               args.input_size, args.width, args.head_channels)
+               args.input_size, args.width, args.head_channels, args.steps)
         return
 
+    configs = CONFIGS if not args.configs else [parse_config(c) for c in args.configs]
     rows = []
-    configs = CONFIGS if not args.configs else [
-        (c.split("-")[0], int(c.split("-")[1])) for c in args.configs]
     for kind, size in configs:
-        command = [sys.executable, os.path.abspath(__file__), "--worker", kind, str(size),
-                   "--stacks", str(args.stacks), "--batch", str(args.batch),
-                   "--landmarks", str(args.landmarks), "--input_size", str(args.input_size),
-                   "--width", str(args.width), "--head_channels", str(args.head_channels)]
-        result = subprocess.run(command, capture_output=True, text=True)
-        lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-        if result.returncode or not lines:
-            rows.append({"kind": kind, "size": size, "error": result.stderr.strip()[-300:]})
-        else:
-            rows.append(json.loads(lines[-1]))
-        print(f"# done {kind}-{size}", file=sys.stderr, flush=True)
+        runs, error = [], None
+        for repeat in range(args.repeats):
+            command = [sys.executable, os.path.abspath(__file__), "--worker", kind, str(size),
+                       "--stacks", str(args.stacks), "--batch", str(args.batch),
+                       "--landmarks", str(args.landmarks), "--input_size", str(args.input_size),
+                       "--width", str(args.width), "--head_channels", str(args.head_channels),
+                       "--steps", str(args.steps)]
+            result = subprocess.run(command, capture_output=True, text=True)
+            lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+            if result.returncode or not lines:
+                error = f"rc {result.returncode}: {result.stderr.strip()[-300:]}"
+                break
+            runs.append(json.loads(lines[-1]))
+            print(f"# {kind}-{size} run {repeat + 1}: {lines[-1]}", file=sys.stderr, flush=True)
+        rows.append({"kind": kind, "size": size, "error": error} if error else summarize(runs))
 
-    reference = next(r for r in rows if (r["kind"], r["size"]) == ("1D", 768))
-    print(f"Peak training memory, one step: batch {args.batch}, F {args.input_size}, "
+    reference = next((r for r in rows if (r["kind"], r["size"]) == ("1D", 768)
+                      and not r.get("error")), None)
+    print(f"Peak training memory of one Adam step with the Eq. 11 loss: {args.stacks} "
+          f"hourglass stack(s) (the paper uses 4), batch {args.batch}, F {args.input_size}, "
           f"backbone width {args.width}, 1D head channels {args.head_channels}, "
-          f"{args.stacks} hourglass stack(s) (the paper uses 4), N {args.landmarks}, Adam, "
-          f"Eq. 11 loss, CPU, TF graph mode without XLA, each row a fresh process.")
+          f"N {args.landmarks}; 2D = FAN head at L x L (full-width features upsampled, 1x1 conv "
+          f"+ BN + ReLU, 1x1 conv to N). CPU (2 cores), TF graph mode without XLA, tensors "
+          f"through TF's BFC allocator. 'tensor peak' = the allocator's peak during a step "
+          f"(weights, Adam slots, activations, gradients; median over {args.steps} steps after "
+          f"the first), 'of it in the step' = that peak minus the bytes held right before the "
+          f"step; 'first step RSS' = peak RSS of the first step (tracing included) minus the "
+          f"RSS before it; each configuration in {args.repeats} fresh process(es), median shown.")
     print()
-    print("| heads | L | output values per face | vs 1D-768 | first step (MiB) | vs 1D-768 "
-          "| second step (MiB) | vs 1D-768 | peak RSS (MiB) | first step time (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| heads | L | output values per face | vs 1D-768 | tensor peak (MiB) | vs 1D-768 "
+          "| of it in the step (MiB) | vs 1D-768 | first step RSS (MiB) | peak RSS (MiB) "
+          "| params | step time (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     ref_values = output_values("1D", 768, args.landmarks)
+
+    def ratio(row, key):
+        return row[key] / reference[key] if reference else float("nan")
+
     for row in rows:
         values = output_values(row["kind"], row["size"], args.landmarks)
-        if "error" in row:
+        if row.get("error"):
             print(f"| {row['kind']} | {row['size']} | {values:,} | {values / ref_values:.2f} | "
-                  f"failed: {row['error']!r} | | | | | |")
+                  f"failed: {row['error']!r} | | | | | | | |")
             continue
-        ratio = row["step_mib"] / reference["step_mib"] if "step_mib" in reference else float("nan")
-        ratio2 = (row["second_step_mib"] / reference["second_step_mib"]
-                  if "second_step_mib" in reference else float("nan"))
         print(f"| {row['kind']} | {row['size']} | {values:,} | {values / ref_values:.2f} | "
-              f"{row['step_mib']:.0f} | {ratio:.2f} | {row['second_step_mib']:.0f} | "
-              f"{ratio2:.2f} | {row['peak_mib']:.0f} | {row['seconds']:.1f} |")
+              f"{row['tensor_peak_mib']:.0f} | {ratio(row, 'tensor_peak_mib'):.2f} | "
+              f"{row['tensor_step_mib']:.0f} | {ratio(row, 'tensor_step_mib'):.2f} | "
+              f"{row['first_step_mib']:.0f} | {row['max_rss_mib']:.0f} | {row['params']:,} | "
+              f"{row['step_seconds']:.1f} |")
 
 
 if __name__ == "__main__":

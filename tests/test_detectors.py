@@ -95,3 +95,27 @@ def test_bad_aheat1d_config_raises(override, match):
 def test_bad_fan2d_heatmap_size_raises():
     with pytest.raises(ValueError, match="Received: heatmap_size=12"):
         zoo.models.build_fan2d(**{**TINY_2D, "heatmap_size": 12})
+
+
+def test_fan2d_heatmaps_come_from_full_width_features_at_heatmap_resolution():
+    # L = 2 * F/4: the stack features are carried to L x L and FAN's head conv runs there.
+    model = zoo.models.build_fan2d(**TINY_2D)
+    assert tuple(model.get_layer("head0_upsample").output.shape) == (None, 16, 16, 16)
+    assert tuple(model.get_layer("head0_relu").output.shape) == (None, 16, 16, 16)
+    assert model.get_layer("heatmap_0").kernel.shape == (1, 1, 16, 5)
+    # Bilinear carrying: the heatmap varies inside every 2x2 cell of the 8x8 feature grid
+    # (a nearest-neighbour or per-cell head would repeat values there).
+    heatmap = np.asarray(model(_images(1, 32), training=False)["heatmap"])[0, 0]
+    cells = heatmap.reshape(8, 2, 8, 2, 5)
+    assert np.abs(cells[:, 0] - cells[:, 1]).max() > 1e-6
+    assert np.abs(cells[:, :, :, 0] - cells[:, :, :, 1]).max() > 1e-6
+
+
+def test_fan2d_at_feature_resolution_is_fan_exactly():
+    # L = F/4 (fan2d_300w): each stack adds only the 1x1 convolution to N heatmaps.
+    model = zoo.models.build_fan2d(**{**TINY_2D, "heatmap_size": 8, "num_stacks": 2})
+    names = [layer.name for layer in model.layers]
+    assert not [n for n in names if n.startswith("head")]
+    larger = zoo.models.build_fan2d(**{**TINY_2D, "num_stacks": 2})
+    # The head conv (width x width, no bias) + BN (4 x width) per stack, nothing else.
+    assert larger.count_params() - model.count_params() == 2 * (16 * 16 + 4 * 16)

@@ -5,14 +5,43 @@ from zoo.models.hourglass_backbone import (check_backbone_args, check_int, norma
                                            stack_outputs, stacked_hourglass)
 
 
+def _heatmap_head(stack_features, num_landmarks, width, factor, stack):
+    """FAN's per-stack heatmap output at resolution ``factor * F/4``.
+
+    In FAN the heatmaps are the stacked hourglass's own output: a 1x1 convolution to N channels
+    reading the stack's full-width features (1x1 conv + BN + ReLU) *at the heatmap's
+    resolution*. The backbone's stack features are F/4 x F/4, so for a larger heatmap the
+    features are first carried to L x L (parameter-free bilinear upsampling, so the heatmap is
+    not piecewise constant) and FAN's head convolution (1x1, ``width`` channels, BN, ReLU) runs
+    there before the 1x1 convolution to N heatmaps. At L = F/4 the backbone's own stack
+    convolution is that head and only the 1x1 convolution to N is added (FAN exactly).
+    """
+    if factor == 1:
+        return keras.layers.Conv2D(num_landmarks, 1, name=f"heatmap_{stack}")(stack_features)
+    x = keras.layers.UpSampling2D(factor, interpolation="bilinear",
+                                  name=f"head{stack}_upsample")(stack_features)
+    x = keras.layers.Conv2D(width, 1, use_bias=False, name=f"head{stack}_conv")(x)
+    x = keras.layers.BatchNormalization(name=f"head{stack}_bn")(x)
+    x = keras.layers.ReLU(name=f"head{stack}_relu")(x)
+    return keras.layers.Conv2D(num_landmarks, 1, name=f"heatmap_{stack}")(x)
+
+
 def build_fan2d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hourglass_depth=4,
                 heatmap_size=64, separable=False, normalization=None, name="fan2d"):
     """Builds the 2D heatmap detector (FAN) on the same backbone as ``build_aheat1d``.
 
-    Each stack ends with a 1x1 convolution to N heatmaps at the feature resolution F/4 (FAN);
-    for a larger ``heatmap_size`` (the paper's 2D 128 and 256 rows) a 2D transposed
-    convolution with kernel = stride = heatmap_size / (F/4) produces them, the 2D counterpart
-    of the 1D heads' deconvolution.
+    Every stack outputs N heatmaps of ``heatmap_size`` x ``heatmap_size`` (intermediate
+    supervision, Eq. 11 summed over stacks); the last stack is used for inference.
+
+    The paper's 2D baseline "is the same as FAN [2], which takes the output of the stacked
+    hourglass network as 2D heatmaps" (Sec. 5.2), at L = 64, 128 and 256 (Table 1). In FAN the
+    heatmaps come from a 1x1 convolution over the stack's full-width (``width`` channels)
+    features at the heatmap's own resolution. So at ``heatmap_size`` = F/4 (64, FAN itself) each
+    stack ends with a 1x1 convolution to N heatmaps; for a larger ``heatmap_size`` the stack's
+    full-width features are carried to L x L (bilinear upsampling by L / (F/4)) and FAN's head
+    convolution (1x1, ``width`` channels, BN, ReLU) runs at L x L before the 1x1 convolution to
+    N. This is what makes the 2D baseline's memory grow with ``width * L^2`` per stack, the cost
+    the paper reports as out of memory (32 GiB) at L = 256.
 
     Args:
         num_landmarks: int, N.
@@ -58,14 +87,8 @@ def build_fan2d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hourg
     images = keras.Input((input_size, input_size, 3), dtype="float32", name="images")
     features = stacked_hourglass(normalization_layer(normalization)(images), num_stacks, width,
                                  hourglass_depth, separable)
-    heatmaps = []
-    for stack, stack_features in enumerate(features):
-        if factor == 1:
-            head = keras.layers.Conv2D(num_landmarks, 1, name=f"heatmap_{stack}")
-        else:
-            head = keras.layers.Conv2DTranspose(num_landmarks, factor, strides=factor,
-                                                name=f"heatmap_{stack}")
-        heatmaps.append(head(stack_features))
+    heatmaps = [_heatmap_head(stack_features, num_landmarks, width, factor, stack)
+                for stack, stack_features in enumerate(features)]
 
     # Config.
     return keras.Model(images, {"heatmap": stack_outputs(heatmaps, "heatmap")}, name=name)
