@@ -19,6 +19,7 @@ import tensorflow as tf
 import zoo
 import zoo.codecs
 import zoo.evaluation
+import zoo.data.readers.common
 from zoo.models.tracker import FRAME_DETECTOR_NAME
 from zoo.training import config as config_lib
 from zoo.training import cross_validation, loop, tasks
@@ -343,3 +344,49 @@ def test_recipe_wrong_data_dir_stops_at_once(tmp_path):
     assert "does not exist" in completed.stderr
     assert "Expected layout for 300vw" in completed.stderr and "annot/000001.pts" in completed.stderr
     assert not out.exists()
+
+
+def _tiny_300w_root(fixtures_dir, root, count):
+    """A 300W root holding ``count`` real training images in ``afw/`` (the rest empty)."""
+    for folder in ("lfpw/trainset", "helen/trainset", "afw"):
+        (root / folder).mkdir(parents=True)
+    pts = sorted((fixtures_dir / "300w" / "pts_images").glob("*_*.pts"))[:count]
+    for path in pts:
+        shutil.copy(path, root / "afw" / path.name)
+        shutil.copy(path.with_suffix(".jpg"), root / "afw" / path.with_suffix(".jpg").name)
+    return [path.stem for path in pts]
+
+
+def test_300w_images_join_300vw_clips_as_static_clips(fixtures_dir, tmp_path):
+    root_300w = tmp_path / "300w"
+    names = _tiny_300w_root(fixtures_dir, root_300w, 3)
+    config = config_lib.TrainConfig(model="aheat1d_tracker_mobile_300vw", dataset="300vw",
+                                    data_dir=str(fixtures_dir / "300vw"),
+                                    image_data_dir=str(root_300w), clip_length=2, input_size=64,
+                                    num_val=1)
+    assert config_lib.TrainConfig(**json.loads(json.dumps(
+        {f: getattr(config, f) for f in config.__dataclass_fields__}))) == config
+    with pytest.warns(UserWarning):  # the 300W split count differs from 3148, and says so
+        train, _ = tasks.make_clip_sources(config.replace(clip_length=1))
+    # 2 frames of video 001 (clip length 1) + 3 static clips.
+    assert isinstance(train, data_lib.ConcatClipSource) and len(train) == 5
+    frames, landmarks = train.clip(2)  # the first 300W image
+    reference = zoo.data.readers.common.read_pts(
+        str(root_300w / "afw" / f"{sorted(names)[0]}.pts"), 68)
+    np.testing.assert_allclose(landmarks[0], reference)
+    # A static clip: every frame is the same image with the same landmarks.
+    static = data_lib.StaticImageClipSource(
+        [zoo.data.Sample(str(root_300w / "afw" / f"{names[0]}.jpg"), reference)], 3)
+    frames, landmarks = static.clip(0)
+    assert frames.shape[0] == 3 and np.array_equal(frames[0], frames[2])
+    assert np.array_equal(landmarks[0], landmarks[2])
+    # The mixed source feeds the clip pipeline; subsets keep their sources.
+    codec = zoo.codecs.Heatmap1DCodec(64, 128)
+    clips, targets = next(iter(data_lib.clip_training_dataset(train, codec, 64, batch_size=5,
+                                                              augment=False)))
+    assert tuple(clips.shape) == (5, 1, 64, 64, 3) and tuple(targets["x"].shape) == (5, 1, 68, 128)
+    assert len(train.subset([0, 3, 4])) == 3
+    with pytest.raises(ValueError, match="position"):
+        train.clip(5)
+    with pytest.raises(ValueError, match="clip length"):
+        data_lib.ConcatClipSource([static, data_lib.StaticImageClipSource(static.samples, 2)])

@@ -41,6 +41,9 @@ class TrainConfig:
         temporal_lambda: decay of Eq. 13 (paper: 0.3); trackers only.
         clip_length: frames per training clip T; trackers only.
         init_checkpoint: detector run folder to initialise a tracker's detector from.
+        image_data_dir: trackers only: a 300W root whose training images (train split, 3148)
+            are added to the 300-VW clips as static clips (the image repeated T times), as the
+            paper trains its tracker on 300W + 300VW; None: 300-VW only.
         batch_size: global batch size over all replicas (paper: 10).
         learning_rate: Adam learning rate (paper: 1e-4).
         steps: optimizer steps in total (a resumed run continues up to this number).
@@ -66,6 +69,7 @@ class TrainConfig:
     temporal_lambda: float = 0.3
     clip_length: int = 4
     init_checkpoint: Optional[str] = None
+    image_data_dir: Optional[str] = None
     batch_size: int = 10
     learning_rate: float = 1e-4
     steps: int = 100_000

@@ -539,6 +539,132 @@ class VideoClipSource:
             load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
+class StaticImageClipSource:
+    """Still images as clips: clip ``i`` is image ``i`` repeated ``T`` times.
+
+    The paper trains its tracker on 300W images and 300-VW videos; a still image is a clip
+    without motion (the refinement learns that a static face should stay put), and the clip
+    pipeline gives all T copies one crop and one augmentation.
+
+    Args:
+        samples: ``zoo.data.Sample`` list (``image`` a path or an RGB array; 68 landmarks).
+        clip_length: T.
+
+    Example:
+        >>> import numpy as np
+        >>> from zoo.data import Sample
+        >>> from zoo.training.data import StaticImageClipSource
+        >>> face = Sample(np.zeros((40, 40, 3), np.uint8), np.full((68, 2), 20.0, np.float32))
+        >>> frames, landmarks = StaticImageClipSource([face], clip_length=3).clip(0)
+        >>> frames.shape, landmarks.shape
+        ((3, 40, 40, 3), (3, 68, 2))
+    """
+
+    scheme = "300w"
+
+    def __init__(self, samples, clip_length):
+        if isinstance(clip_length, bool) or not isinstance(clip_length, int) or clip_length < 1:
+            raise ValueError(f"clip_length must be a positive integer. Received: clip_length={clip_length!r}")
+        self.samples = list(samples)
+        if not self.samples:
+            raise ValueError("StaticImageClipSource needs at least one sample. Received: samples=[]")
+        self.clip_length = int(clip_length)
+
+    def __len__(self):
+        return len(self.samples)
+
+    def subset(self, positions):
+        return StaticImageClipSource([self.samples[int(i)] for i in positions], self.clip_length)
+
+    def clip(self, position):
+        """``(frames uint8 (T, H, W, 3), landmarks float32 (T, N, 2))``: one image, T times."""
+        from zoo.data.readers.common import load_image
+
+        sample = self.samples[int(position)]
+        image = load_image(sample.image) if isinstance(sample.image, (str, os.PathLike)) \
+            else np.asarray(sample.image, np.uint8)
+        landmarks = np.asarray(sample.landmarks, np.float32)
+        return (np.repeat(image[None], self.clip_length, axis=0),
+                np.repeat(landmarks[None], self.clip_length, axis=0))
+
+    def element_dataset(self, shuffle_seed=None, repeat=True):
+        """``tf.data`` of clip dicts ``image (T, H, W, 3)`` and ``landmarks``."""
+        return _clip_element_dataset(self, shuffle_seed, repeat)
+
+
+class ConcatClipSource:
+    """Several clip sources as one (e.g. 300-VW videos + 300W static clips), indexable.
+
+    Args:
+        sources: clip sources with the same ``clip_length`` and scheme.
+
+    Example:
+        >>> from zoo.training.data import ConcatClipSource, SynthFaceClipSource
+        >>> both = ConcatClipSource([SynthFaceClipSource(32, 2, num_clips=2),
+        ...                          SynthFaceClipSource(32, 2, seed=1, num_clips=3)])
+        >>> len(both)
+        5
+    """
+
+    def __init__(self, sources):
+        self.sources = list(sources)
+        if not self.sources:
+            raise ValueError("ConcatClipSource needs at least one source. Received: sources=[]")
+        lengths = {source.clip_length for source in self.sources}
+        schemes = {source.scheme for source in self.sources}
+        if len(lengths) != 1 or len(schemes) != 1:
+            raise ValueError("ConcatClipSource needs sources of one clip length and scheme. "
+                             f"Received: clip_length={sorted(lengths)}, scheme={sorted(schemes)}")
+        self.clip_length = lengths.pop()
+        self.scheme = schemes.pop()
+        self._offsets = np.cumsum([0] + [len(source) for source in self.sources])
+
+    def __len__(self):
+        return int(self._offsets[-1])
+
+    def _locate(self, position):
+        position = int(position)
+        if not 0 <= position < len(self):
+            raise ValueError(f"position must be in [0, {len(self)}). Received: position={position}")
+        index = int(np.searchsorted(self._offsets, position, side="right") - 1)
+        return self.sources[index], position - int(self._offsets[index])
+
+    def clip(self, position):
+        source, local = self._locate(position)
+        frames, landmarks = source.clip(local)
+        return frames, np.asarray(landmarks, np.float32)
+
+    def subset(self, positions):
+        positions = np.asarray(positions, np.int64)
+        parts = []
+        for index, source in enumerate(self.sources):
+            inside = positions[(positions >= self._offsets[index]) &
+                               (positions < self._offsets[index + 1])]
+            if len(inside):
+                parts.append(source.subset(inside - self._offsets[index]))
+        return ConcatClipSource(parts)
+
+    def element_dataset(self, shuffle_seed=None, repeat=True):
+        """``tf.data`` of clip dicts ``image (T, H, W, 3)`` and ``landmarks``, all sources mixed."""
+        return _clip_element_dataset(self, shuffle_seed, repeat)
+
+
+def _clip_element_dataset(source, shuffle_seed, repeat):
+    """Clip dicts of any source with ``clip(position)`` (frames of any size)."""
+    import tensorflow as tf
+
+    length = source.clip_length
+
+    def load(position):
+        image, landmarks = tf.numpy_function(source.clip, [position], [tf.uint8, tf.float32],
+                                             stateful=False)
+        return {"image": tf.ensure_shape(image, (length, None, None, 3)),
+                "landmarks": tf.ensure_shape(landmarks, (length, 68, 2))}
+
+    return _index_dataset(len(source), shuffle_seed, repeat).map(
+        load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
 def clip_training_dataset(source, codec, input_size, batch_size, seed=0, augment=True):
     """Endless shuffled ``(clips float32 (B, T, F, F, 3), targets {key: (B, T, ...)})`` batches.
 

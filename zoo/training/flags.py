@@ -19,6 +19,8 @@ _HELP = {
     "gamma": "Co-attention weight gamma of Eq. 10.",
     "temporal_lambda": "Temporal decay lambda of Eq. 13 (trackers).",
     "clip_length": "Frames per training clip (trackers).",
+    "image_data_dir": "Trackers: a 300W root; its training images join the 300-VW clips as "
+                      "static clips (paper: 300W + 300VW).",
     "init_checkpoint": "Detector to initialise the tracker from: a train_300w.py run folder, "
                        "a ckpt-N prefix, a .weights.h5 or a .keras file.",
     "batch_size": "Global batch size (paper: 10).",
@@ -71,7 +73,7 @@ def define_training_flags(defaults, flag_values=flags.FLAGS):
             holders[name] = flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
         elif name in ("gamma", "temporal_lambda", "learning_rate"):
             holders[name] = flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
-        elif name in ("data_dir", "output_dir", "model", "init_checkpoint"):
+        elif name in ("data_dir", "output_dir", "model", "init_checkpoint", "image_data_dir"):
             holders[name] = flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
         else:
             holders[name] = flags.DEFINE_integer(name, default, help_text, flag_values=flag_values)
@@ -84,7 +86,7 @@ def define_training_flags(defaults, flag_values=flags.FLAGS):
 def config_from_flags(holders, defaults):
     """Builds the run's ``TrainConfig`` from the parsed flags (``.value`` read here only)."""
     values = {name: holder.value for name, holder in holders.items() if name != "logical_cpus"}
-    for name in ("data_dir", "init_checkpoint", "model_overrides"):
+    for name in ("data_dir", "init_checkpoint", "image_data_dir", "model_overrides"):
         if values.get(name) == "":
             values[name] = None
     if values.get("model_overrides") is not None:

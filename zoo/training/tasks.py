@@ -384,7 +384,8 @@ def make_clip_sources(config):
     """Training and validation clip sources (SynthFace videos when ``data_dir`` is None).
 
     With ``data_dir``: clips of ``config.clip_length`` consecutive frames of the 50 300-VW
-    training videos, and at most ``num_val`` clips of the test videos (S1-S3) to validate on
+    training videos (plus the 300W training images as static clips when
+    ``config.image_data_dir`` is set, as in the paper), and at most ``num_val`` clips of the test videos (S1-S3) to validate on
     (as the detector recipes validate on the test sets). Without: ``num_synthetic`` SynthFace
     training videos and ``num_val`` validation videos of other seeds.
 
@@ -411,6 +412,18 @@ def make_clip_sources(config):
         return train, val
     train = data_lib.VideoClipSource(config.data_dir, "train", length)
     print(f"300vw train: {len(train)} clips of {length} frames; {train.report.summary()}")
+    if config.image_data_dir is not None:
+        # Paper Sec. 5: the tracker trains on 300W + 300VW; 300W images become static clips.
+        from zoo.data.readers import w300
+
+        samples, report = w300.read_300w(config.image_data_dir, "train")
+        if not samples:
+            raise ValueError(f"No 300W training image under {config.image_data_dir} "
+                             f"({report.summary()}). Received: image_data_dir="
+                             f"{config.image_data_dir!r}")
+        images = data_lib.StaticImageClipSource(samples, length)
+        print(f"300w train images as static clips: {len(images)}; {report.summary()}")
+        train = data_lib.ConcatClipSource([train, images])
     val = data_lib.VideoClipSource(config.data_dir, "test", length)
     if len(val) > config.num_val:
         positions = np.random.default_rng(config.seed).choice(len(val), config.num_val, replace=False)
