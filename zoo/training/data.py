@@ -525,18 +525,7 @@ class VideoClipSource:
 
     def element_dataset(self, shuffle_seed=None, repeat=True):
         """``tf.data`` of clip dicts ``image (T, H, W, 3)`` (full frames) and ``landmarks``."""
-        import tensorflow as tf
-
-        length = self.clip_length
-
-        def load(position):
-            image, landmarks = tf.numpy_function(self.clip, [position], [tf.uint8, tf.float32],
-                                                 stateful=False)
-            return {"image": tf.ensure_shape(image, (length, None, None, 3)),
-                    "landmarks": tf.ensure_shape(landmarks, (length, 68, 2))}
-
-        return _index_dataset(len(self), shuffle_seed, repeat).map(
-            load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return _clip_element_dataset(self, shuffle_seed, repeat)
 
 
 class StaticImageClipSource:
