@@ -88,3 +88,67 @@ def test_streaming_step_model_tracks_30_frames_like_keras(tmp_path):
     runner.reset()
     after = runner.step(frames[0])["landmarks"]
     assert np.abs(before - after).max() > 1e-3
+
+
+def _decoder_model():
+    """A tiny detector whose landmarks come from the real ``zoo.layers.HeatmapDecoder``."""
+    import keras
+
+    import zoo.codecs
+    import zoo.layers
+
+    keras.utils.set_random_seed(3)
+    images = keras.Input((32, 32, 3), name="images")
+    h = keras.layers.Rescaling(1 / 127.5, offset=-1.0)(images)
+    h = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    heatmaps = {k: keras.layers.Reshape((5, 64))(keras.layers.Dense(5 * 64, activation="sigmoid")(h))
+                for k in ("x", "y")}
+    codec = zoo.codecs.Heatmap1DCodec(input_size=32, heatmap_size=64, sigma=2.0)
+    decoded = zoo.layers.HeatmapDecoder(codec, name="decoder")(heatmaps)
+    return keras.Model(images, {"landmarks": decoded["landmarks"], "scores": decoded["scores"],
+                                **heatmaps})
+
+
+def _op_dtypes(data, pattern):
+    """Output dtypes of the ops whose output tensor name matches ``pattern`` (and the rest)."""
+    import re
+
+    interpreter = zoo.export.tflite.make_interpreter(data)
+    matched, other = set(), set()
+    for op in interpreter._get_ops_details():
+        for index in op["outputs"]:
+            detail = interpreter._get_tensor_details(index, 0)
+            (matched if re.search(pattern, detail["name"]) else other).add(
+                np.dtype(detail["dtype"]).name)
+    return matched, other
+
+
+def test_int8_keeps_heatmap_decode_in_float32(tmp_path):
+    model = _decoder_model()
+    assert zoo.export.tflite.decode_float_layers(model) == ["decoder"]
+    calibration = [{"images": _images(1, 300 + i)} for i in range(16)]
+    mixed = zoo.export.tflite.convert(model, "int8", calibration)
+    decode, body = _op_dtypes(mixed, r"/decoder(_\d+)?/")
+    # The whole decode is in the file, computed in float32 (no int8 tensor), while the
+    # network body stays int8.
+    assert decode and "int8" not in decode and "float32" in decode
+    assert "int8" in body
+    everything = zoo.export.tflite.convert(model, "int8", calibration, float_layers=())
+    decode, _ = _op_dtypes(everything, r"/decoder(_\d+)?/")
+    assert "int8" in decode
+    # The mixed file's landmarks follow Keras (same decode, only the heatmaps quantised).
+    inputs = {"images": _images(8, 11)}
+    reference = signatures.keras_reference(model, signatures.describe(model), inputs)
+    got = zoo.export.run_tflite(mixed, inputs)
+    assert np.isfinite(got["landmarks"]).all()
+    assert np.abs(got["landmarks"] - reference["landmarks"]).mean() < 2.0
+
+
+def test_float_layers_arguments(tmp_path):
+    model = _decoder_model()
+    calibration = [{"images": _images(1, 400 + i)} for i in range(4)]
+    with pytest.raises(ValueError, match="Received: float_layers='decoder'"):
+        zoo.export.tflite.convert(model, "int8", calibration, float_layers="decoder")
+    with pytest.raises(ValueError, match="Received: float_layers=\\['no_such_layer'\\]"):
+        zoo.export.tflite.convert(model, "int8", calibration, float_layers=["no_such_layer"])

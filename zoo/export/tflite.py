@@ -8,6 +8,7 @@ the same way: its state is an explicit input and output tensor, so an app calls 
 once per frame and feeds the returned state back (``zoo.export.tflite.StreamingRunner``).
 """
 import os
+import re
 import tempfile
 
 import numpy as np
@@ -19,7 +20,7 @@ from zoo.export.saved_model import ExportResult, default_parity_inputs, write_ar
 QUANTIZATIONS = ("float32", "float16", "dynamic_int8", "int8")
 
 
-def convert(model, quantization="float32", representative_data=None, io=None):
+def convert(model, quantization="float32", representative_data=None, io=None, float_layers=None):
     """Converts a Keras model to LiteRT flatbuffer bytes (no checks, no metadata).
 
     Args:
@@ -30,6 +31,12 @@ def convert(model, quantization="float32", representative_data=None, io=None):
         representative_data: for ``"int8"``: an iterable (or a callable returning one) of dicts
             name -> array with batch 1, a few hundred faces like the ones served.
         io: ``describe(model)``, computed when None.
+        float_layers: for ``"int8"``: names of Keras layers whose ops (and every op after them)
+            stay float32 inside the same flatbuffer ("mixed int8", like MediaPipe's float
+            ops). None keeps every ``zoo.layers.HeatmapDecoder`` in float32: the decode's
+            argmax compares the heatmap with its own maximum, and int8 gives the two different
+            scales, so the requantised maximum can exceed every bin and no bin matches
+            (``decode_float_layers``). ``()`` quantises everything.
 
     Returns:
         The flatbuffer as ``bytes``.
@@ -67,7 +74,84 @@ def convert(model, quantization="float32", representative_data=None, io=None):
 
             converter.representative_dataset = generator
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if float_layers is None:
+                float_layers = decode_float_layers(model)
+            if isinstance(float_layers, str) or not all(
+                    isinstance(name, str) for name in float_layers):
+                raise ValueError("float_layers must be a list of layer names. "
+                                 f"Received: float_layers={float_layers!r}")
+            if float_layers:
+                return _mixed_int8(converter, float_layers)
         return converter.convert()
+
+
+def decode_float_layers(model):
+    """Names of the layers that full-int8 export keeps in float32: the heatmap decoders.
+
+    Args:
+        model: a Keras model (nested models are searched too).
+
+    Returns:
+        A sorted list of layer names (empty when the model has no ``HeatmapDecoder``).
+
+    Example:
+        >>> import zoo.export.tflite  # doctest: +SKIP
+        >>> zoo.export.tflite.decode_float_layers(model)
+        ['decoder']
+    """
+    from zoo.layers.heatmap_decoder import HeatmapDecoder
+
+    names, stack = set(), [model]
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, HeatmapDecoder):
+            names.add(layer.name)
+        stack.extend(getattr(layer, "layers", []))
+    return sorted(names)
+
+
+def _float_tensors(flatbuffer_model, float_layers):
+    """Indices of the tensors made by the ``float_layers`` ops and by every op after them."""
+    pattern = re.compile("|".join(rf"(^|/){re.escape(name)}(_\d+)?/" for name in float_layers))
+    subgraph = flatbuffer_model.subgraphs[0]
+    names = [t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+             for t in subgraph.tensors]
+    marked = set()
+    # Operators are stored in execution order, so one pass finds everything downstream.
+    for op in subgraph.operators:
+        outputs = [int(t) for t in op.outputs if t >= 0]
+        if any(pattern.search(names[t]) for t in outputs) or \
+                any(int(t) in marked for t in op.inputs if t >= 0):
+            marked.update(outputs)
+    return marked, names
+
+
+def _mixed_int8(converter, float_layers):
+    """Full-int8 with the ops of ``float_layers`` (and after them) left in float32.
+
+    Calibrates only (``_experimental_calibrate_only``), removes the calibration statistics of
+    the float tensors and quantises with ``mlir_quantize(denylisted_nodes=...)``, the call
+    ``tf.lite.experimental.QuantizationDebugger`` makes for selective quantisation. The
+    denylist alone is not enough in TF 2.21: same-scale ops such as ``REDUCE_MAX`` keep their
+    int8 form (and a requantisation to their own calibrated scale) while their statistics
+    exist, which is the very error the float decode is there to avoid.
+    """
+    from tensorflow.lite.python import convert as tflite_convert
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    flat = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
+    marked, names = _float_tensors(flat, float_layers)
+    if not marked:
+        raise ValueError(f"No LiteRT op belongs to the layers kept in float32. "
+                         f"Received: float_layers={list(float_layers)!r}")
+    for index in marked:
+        flat.subgraphs[0].tensors[index].quantization = None
+    calibrated = bytes(flatbuffer_utils.convert_object_to_bytearray(flat))
+    return tflite_convert.mlir_quantize(
+        calibrated, disable_per_channel=converter._experimental_disable_per_channel,
+        denylisted_nodes=sorted(names[i] for i in marked))
 
 
 def make_interpreter(model_path_or_bytes, num_threads=None):
@@ -163,7 +247,8 @@ class StreamingRunner:
 
 def export_tflite(model, path, quantization="float32", metadata=None, parity_inputs=None,
                   representative_data=None, eval_data=None, atol=None,
-                  max_nme_increase=parity.DEFAULT_MAX_NME_INCREASE, batch_sizes=(1, 2)):
+                  max_nme_increase=parity.DEFAULT_MAX_NME_INCREASE, batch_sizes=(1, 2),
+                  float_layers=None):
     """Exports a model to a ``.tflite`` file, checked against Keras before it is kept.
 
     float32 is compared with Keras output by output at two batch sizes (``atol``). The
@@ -184,6 +269,8 @@ def export_tflite(model, path, quantization="float32", metadata=None, parity_inp
         atol: tolerance(s) for the float32 comparison.
         max_nme_increase: largest NME increase allowed for quantised exports (a fraction).
         batch_sizes: the two batch sizes parity is checked at.
+        float_layers: for ``"int8"``: layers kept in float32 (see ``convert``; None: the
+            heatmap decoders).
 
     Returns:
         ``zoo.export.saved_model.ExportResult``.
@@ -210,7 +297,7 @@ def export_tflite(model, path, quantization="float32", metadata=None, parity_inp
         parity_inputs = default_parity_inputs(io, max(batch_sizes))
     parity_inputs = signatures.check_inputs(io, parity_inputs)
 
-    data = convert(model, quantization, representative_data, io)
+    data = convert(model, quantization, representative_data, io, float_layers)
     data = metadata_lib.embed_tflite_metadata(data, metadata)
     report = {}
     keep = io.endpoints["serving_default"]
