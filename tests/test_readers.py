@@ -344,7 +344,7 @@ def test_wflw_mmpose_json(fixtures_dir):
 
 def _matlab_v73(path, keys, images, phis, boxes):
     """Writes a file in the COFW_*_color.mat v7.3 layout: arrays transposed, images by reference."""
-    h5py = pytest.importorskip("h5py")
+    import h5py  # a hard dependency (setup.py): never skip
     with h5py.File(path, "w", userblock_size=512) as file:
         refs_group = file.create_group("#refs#")
         references = np.empty([1, len(images)], dtype=h5py.ref_dtype)
@@ -393,7 +393,7 @@ def test_cofw_v73_mat_layout(tmp_path):
 
 
 def test_cofw_v5_mat_layout(tmp_path):
-    scipy_io = pytest.importorskip("scipy.io")
+    import scipy.io as scipy_io  # a hard dependency (setup.py)
     images, phis, boxes = _cofw_faces(np.random.default_rng(3), 2)
     cell = np.empty([2, 1], dtype=object)
     cell[0, 0], cell[1, 0] = images
@@ -404,7 +404,7 @@ def test_cofw_v5_mat_layout(tmp_path):
 
 
 def test_cofw68_annotations_and_mmpose_cofw(fixtures_dir, tmp_path):
-    scipy_io = pytest.importorskip("scipy.io")
+    import scipy.io as scipy_io  # a hard dependency (setup.py)
     folder = fixtures_dir / "cofw/cofw68_sample"
     samples, report = readers.read_cofw68(folder)
     assert [s.meta["index"] for s in samples] == [1, 2, 3, 421, 460] and report.num_skipped == 0
