@@ -62,10 +62,10 @@ def test_preset_is_complete(name):
 
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_every_preset_passes_the_contract_when_shrunk(name):
-    """Config round trip, symbolic == eager shapes, .keras save/load, for every preset."""
+    """The whole contract (config, shapes, one fit step, .keras save/load) for every preset."""
     model = zoo.create(name, **_tiny_overrides(name))
     assert model.name == name  # inference finds the preset by the model's name
-    run_model_test(model, _inputs_for(model), run_training=False, atol=1e-5)
+    run_model_test(model, _inputs_for(model), atol=1e-5)
     codec_keys = {"Heatmap1DCodec": {"x", "y"}, "Heatmap2DCodec": {"heatmap"}}
     keys = codec_keys.get(zoo.get_preset(name).codec["class_name"])
     if keys is not None:
