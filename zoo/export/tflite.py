@@ -7,9 +7,11 @@ uninitialised), signature ``serving_default`` with named inputs/outputs, and run
 the same way: its state is an explicit input and output tensor, so an app calls the signature
 once per frame and feeds the returned state back (``zoo.export.tflite.StreamingRunner``).
 """
+import contextlib
 import os
 import re
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -80,9 +82,25 @@ def convert(model, quantization="float32", representative_data=None, io=None, fl
                     isinstance(name, str) for name in float_layers):
                 raise ValueError("float_layers must be a list of layer names. "
                                  f"Received: float_layers={float_layers!r}")
-            if float_layers:
-                return _mixed_int8(converter, float_layers)
+            with _calibrator_warning_silenced():
+                if float_layers:
+                    return _mixed_int8(converter, float_layers)
+                return converter.convert()
         return converter.convert()
+
+
+@contextlib.contextmanager
+def _calibrator_warning_silenced():
+    """Hides the "tf.lite.Interpreter is deprecated" warning of TF's own calibrator.
+
+    The converter's calibration step (``tensorflow/lite/python/optimize/calibrator.py``)
+    constructs ``tf.lite.Interpreter`` internally; the zoo itself runs every model with
+    ``ai_edge_litert``, so the warning would point users at code they cannot change.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated",
+                                category=UserWarning)
+        yield
 
 
 def decode_float_layers(model):
