@@ -8,7 +8,9 @@ heatmap decode kept in float32 inside the file (the default, ``int8``) and with 
 quantised (``int8_all_ops``), which shows what the int8 decode costs. Issue 7's bar: full-int8 loses at most
 0.3 NME points against float32. The export itself enforces it (``max_nme_increase=0.003``).
 
-    python benchmarks/int8_nme.py --steps=400 --num_train=1024 --num_eval=200
+    python benchmarks/int8_nme.py --seed=0 --steps=600 --num_train=1024 --num_eval=200 \
+        --num_calibration=200
+    python benchmarks/int8_nme.py --load=trained.keras   # an already trained detector
 """
 import os
 import sys
@@ -26,6 +28,8 @@ _NUM_CALIBRATION = flags.DEFINE_integer("num_calibration", 200, "Calibration fac
 _NUM_EVAL = flags.DEFINE_integer("num_eval", 200, "Held-out faces (seed 2000).")
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 2e-3, "Adam learning rate.")
 _SAVE = flags.DEFINE_string("save", None, "Optional .keras path for the trained model.")
+_LOAD = flags.DEFINE_string("load", None, "A trained .keras detector to use instead of training.")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of weights init and shuffling (deterministic ops).")
 
 
 def train(preset, steps, batch_size, num_train, learning_rate):
@@ -38,6 +42,8 @@ def train(preset, steps, batch_size, num_train, learning_rate):
     import zoo.losses
     from zoo.export import sources
 
+    keras.utils.set_random_seed(_SEED.value)
+    tf.config.experimental.enable_op_determinism()
     model = zoo.create(preset)
     codec = zoo.codecs.get(zoo.get_preset(preset).codec)
     size = int(model.input_shape[1])
@@ -59,8 +65,15 @@ def main(argv):
     from zoo.export import sources, signatures
 
     start = time.perf_counter()
-    trained = train(_PRESET.value, _STEPS.value, _BATCH.value, _NUM_TRAIN.value,
-                    _LEARNING_RATE.value)
+    if _LOAD.value:
+        import keras
+
+        import zoo.layers  # noqa: F401  (registers the zoo's layers for loading)
+        import zoo.losses  # noqa: F401
+        trained = keras.saving.load_model(_LOAD.value)
+    else:
+        trained = train(_PRESET.value, _STEPS.value, _BATCH.value, _NUM_TRAIN.value,
+                        _LEARNING_RATE.value)
     train_seconds = time.perf_counter() - start
     if _SAVE.value:
         trained.save(_SAVE.value)
@@ -103,6 +116,10 @@ def main(argv):
     print("|---|---|---|---|---|")
     for name, size, nme, delta, status in rows:
         print(f"| {name} | {size} | {100 * nme:.3f} | {100 * delta:+.3f} | {status} |")
+    if _LOAD.value:
+        print(f"\nmodel loaded from {_LOAD.value}; calibration {_NUM_CALIBRATION.value} faces "
+              f"(seed 1000), evaluation seed 2000")
+        return
     print(f"\ntrained {_STEPS.value} steps x batch {_BATCH.value} on {_NUM_TRAIN.value} SynthFace "
           f"faces in {train_seconds:.0f} s; calibration {_NUM_CALIBRATION.value} faces "
           f"(seed 1000), evaluation seed 2000")

@@ -17,6 +17,11 @@ one run compare fairly on a loaded machine; the load average is printed with the
 ``--keep_dir`` keeps the exported files and ``--tflite_files=label=path,...`` times earlier
 exports in the same run (a before/after table).
 
+Quantised files are judged by NME, which random weights fail by nature: pass trained models
+(``--keras_files=preset=path.keras``) for meaningful checks. A quantised LiteRT file whose
+check fails is still timed (its ops and speed do not depend on the weights), converted without
+the check and marked "refused by NME check" in the table.
+
 A tracker preset (``aheat1d_tracker_mobile_300vw``) is timed as its streaming step model
 (frame + state -> landmarks + state), one call per video frame.
 """
@@ -55,6 +60,9 @@ _KEEP_DIR = flags.DEFINE_string("keep_dir", None, "Write the exported files here
                                 "them (default: a temporary folder, deleted).")
 _OVERRIDES = flags.DEFINE_list("overrides", [], "key=value architecture overrides for every "
                                 "preset (JSON values), e.g. separable=false.")
+_KERAS_FILES = flags.DEFINE_list(
+    "keras_files", [], "Trained models for presets, as preset=path.keras (e.g. one saved by "
+    "benchmarks/int8_nme.py --save): their quantised exports are judged on real NME.")
 _SAVED_MODEL_WORKER = flags.DEFINE_string("saved_model_worker", None, "Internal.")
 
 
@@ -176,9 +184,16 @@ def load(preset):
     """(label, exportable model, metadata) of a preset (a tracker gives its step model)."""
     from zoo.export import sources
 
-    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in _OVERRIDES.value)}
-    model, metadata = sources.load(preset=preset, **overrides)
-    label = preset + (" (step)" if metadata["kind"] == "tracker_step" else "")
+    trained = dict(item.split("=", 1) for item in _KERAS_FILES.value)
+    if preset in trained:
+        model, metadata = sources.load(keras_file=trained[preset])
+        label = preset + " (trained)"
+    else:
+        overrides = {k: json.loads(v)
+                     for k, v in (item.split("=", 1) for item in _OVERRIDES.value)}
+        model, metadata = sources.load(preset=preset, **overrides)
+        label = preset
+    label += " (step)" if metadata["kind"] == "tracker_step" else ""
     return label, model, metadata
 
 
@@ -214,9 +229,18 @@ def export_all(preset, formats, directory):
             else:
                 raise ValueError(f"Unknown format. Received: format={fmt}")
         except zoo.export.ParityError as error:
-            # Reported, not timed: the export refused to write a file that fails its check.
+            # The export refused to write the file. A quantised file of random weights fails
+            # its NME check by nature (the weights do not change its ops or its speed), so
+            # such a file is converted again without the check and timed, marked as refused.
             print(f"REFUSED {label} {fmt}: {error}", file=sys.stderr)
             refused.append(f"{label} {fmt}: {error}")
+            if not fmt.startswith("tflite_") or fmt == "tflite_float32":
+                continue
+            path = os.path.join(directory, f"{stem}_{fmt[len('tflite_'):]}_unchecked.tflite")
+            with open(path, "wb") as handle:
+                handle.write(zoo.export.tflite.convert(
+                    model, fmt[len("tflite_"):], data.get("representative_data")))
+            rows.append((label, fmt, path, params, "refused by NME check, timed for speed"))
             continue
         nme = result.parity.get("nme")
         note = (f"NME {100 * nme['nme_reference']:.2f} -> {100 * nme['nme_candidate']:.2f}"
@@ -291,7 +315,8 @@ def main(argv):
             print(f"| {name} | {fmt} | {params if params is not None else '-'} | "
                   f"{_size_mb(path):.2f} | " + " | ".join(cells) + f" | {note} |")
         for line in REFUSED:
-            print(f"refused by its parity check (not timed): {line}")
+            print(f"refused by its parity check (a quantised LiteRT one timed unchecked, "
+                  f"for speed only): {line}")
         print(f"\n{_RUNS.value} runs x {_TRIALS.value} trial(s) after {_WARMUP.value} warm-up "
               f"runs, batch 1, {os.cpu_count()} CPUs; load average (1, 5, 15 min) at the "
               f"start of the timing: {', '.join(f'{x:.1f}' for x in load_start)}, at the end: "

@@ -69,6 +69,7 @@ def load(preset=None, keras_file=None, **overrides):
     import keras
 
     import zoo
+    import zoo.layers  # noqa: F401  (registers the zoo's layers, so a fresh process can load)
 
     if (preset is None) == (keras_file is None):
         raise ValueError("Give exactly one of preset and keras_file. "
@@ -77,7 +78,7 @@ def load(preset=None, keras_file=None, **overrides):
         model = zoo.create(preset, **overrides)
         preset_obj = zoo.get_preset(preset)
     else:
-        model = keras.saving.load_model(keras_file)
+        model = keras.saving.load_model(keras_file, compile=False)
         try:
             preset_obj = zoo.get_preset(model.name)
         except (ValueError, KeyError, ImportError, AttributeError):
