@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from zoo.data.readers.common import check_landmarks, collect, data_error
+from zoo.data.readers.common import check_landmarks, collect, data_error, parse_numbers
 from zoo.data.sample import Sample
 
 NUM_POINTS = 19
@@ -66,10 +66,7 @@ def read_aflw_csv(path, image_root=None, one_based=False):
         line, row = numbered_row
         if len(row) != expected:
             raise data_error("wrong column count", f"expected {expected}, found {len(row)}", path, line)
-        try:
-            numbers = np.asarray([float(v) for v in row[1:]], np.float64)
-        except ValueError as error:
-            raise data_error("bad number", str(error), path, line) from error
+        numbers = parse_numbers(row[1:], path, line)
         scale, box_size = numbers[0], numbers[1]
         center = numbers[2:4] - offset
         if not np.all(np.isfinite(numbers[:4])) or box_size <= 0:

@@ -44,6 +44,19 @@ def data_error(reason, detail, path=None, line=None):
     return error
 
 
+def parse_numbers(fields, path=None, line=None):
+    """``fields`` (strings) as a float64 array, or a ``"bad number"`` ``DataError``.
+
+    Example:
+        >>> parse_numbers(["1", "2.5"])
+        array([1. , 2.5])
+    """
+    try:
+        return np.asarray([float(v) for v in fields], np.float64)
+    except ValueError as error:
+        raise data_error("bad number", str(error), path, line) from error
+
+
 def skip_reason(error):
     """The skip-count key of an error raised while reading a sample.
 

@@ -23,7 +23,8 @@ import warnings
 
 import numpy as np
 
-from zoo.data.readers.common import check_landmarks, collect, data_error, find_image, read_pts
+from zoo.data.readers.common import (check_landmarks, collect, data_error, find_image,
+                                     parse_numbers, read_pts)
 from zoo.data.sample import ReadReport, Sample
 
 NUM_POINTS = 68
@@ -194,10 +195,7 @@ def read_hrnet_csv(path, image_root=None, num_points=NUM_POINTS):
         line, row = numbered_row
         if len(row) != expected:
             raise data_error("wrong column count", f"expected {expected}, found {len(row)}", path, line)
-        try:
-            numbers = np.asarray([float(v) for v in row[1:]], np.float64)
-        except ValueError as error:
-            raise data_error("bad number", str(error), path, line) from error
+        numbers = parse_numbers(row[1:], path, line)
         scale, center = numbers[0], numbers[1:3] - 1.0
         if not np.all(np.isfinite(numbers[:3])) or scale <= 0:
             raise data_error("bad box", f"scale={scale}, center={numbers[1:3].tolist()}", path, line)

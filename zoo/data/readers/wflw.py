@@ -26,7 +26,7 @@ import os
 
 import numpy as np
 
-from zoo.data.readers.common import check_landmarks, collect, data_error
+from zoo.data.readers.common import check_landmarks, collect, data_error, parse_numbers
 from zoo.data.sample import Sample
 
 NUM_POINTS = 98
@@ -87,10 +87,7 @@ def read_wflw_list(path, image_dir=None):
             raise data_error(
                 "wrong column count", f"expected 197 or 207 fields, found {len(fields)}", path, line
             )
-        try:
-            numbers = np.asarray([float(v) for v in fields[:-1]], np.float64)
-        except ValueError as error:
-            raise data_error("bad number", str(error), path, line) from error
+        numbers = parse_numbers(fields[:-1], path, line)
         landmarks = check_landmarks(numbers[: 2 * NUM_POINTS], NUM_POINTS, path, line)
         meta = {"image_name": fields[-1], "line": line}
         box = None
