@@ -291,9 +291,10 @@ def test_synthface_source_and_training_dataset():
     subset = source.subset([4, 1])
     np.testing.assert_array_equal(subset.arrays()[1], landmarks[[4, 1]])
     codec = zoo.codecs.Heatmap1DCodec(64, 128)
-    batch_images, targets = next(iter(data_lib.training_dataset(source, codec, batch_size=3)))
+    batch_images, targets = next(iter(data_lib.training_dataset(source, codec, batch_size=3,
+                                                                augment=False)))
     assert batch_images.shape == (3, 64, 64, 3) and batch_images.dtype == tf.float32
-    # Each target is the encoding of one of the source's faces.
+    # Unaugmented, each target is the encoding of one of the source's faces.
     decoded, _ = codec.decode({k: v for k, v in targets.items()})
     decoded = keras.ops.convert_to_numpy(decoded)
     distances = np.abs(decoded[:, None] - landmarks[None]).max(axis=(2, 3))

@@ -13,6 +13,7 @@ import os
 from typing import Optional
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
+LR_SCHEDULES = ("constant", "cosine")
 DATASETS = ("synthface", "300w", "aflw", "wflw", "cofw", "300vw")
 CONFIG_FILENAME = "config.json"
 
@@ -55,7 +56,23 @@ class TrainConfig:
         image_every: steps between TensorBoard images of predicted landmarks (0: never).
         num_synthetic: SynthFace training faces when no ``data_dir`` is given.
         num_val: validation faces (SynthFace) or at most this many validation samples.
-        seed: seed for data order and SynthFace generation.
+        seed: seed for data order, augmentation and SynthFace generation.
+        augment: detectors: augment every training face (rotation, scale, shift, horizontal
+            flip with the scheme's permutation, colour, blur, occlusion; fresh parameters each
+            epoch). Validation and test faces are never augmented. ``--noaugment`` turns it off.
+        augmentation: detectors: ``zoo.data.transforms.AugmentConfig`` fields that replace its
+            defaults (e.g. ``{"rotation": 15.0}``); the recipe writes the complete resolved
+            ranges to ``config.json``.
+        val_fraction: with a ``data_dir``: the fraction of the *training* split held out for
+            validation (model and hyper-parameter choice), a fixed subset drawn with
+            ``val_seed`` and written to ``<output_dir>/val_split.txt``; the test split is
+            never looked at during training. 0 validates on the dataset's test split instead
+            (the paper's protocol, which reports test figures only).
+        val_seed: seed of the validation split (fixed apart from ``seed``, so runs with
+            different training seeds hold out the same faces).
+        lr_schedule: ``"constant"`` (the paper: Adam at ``learning_rate`` throughout) or
+            ``"cosine"`` (cosine decay to 1 % of ``learning_rate`` over ``steps``; used for the
+            CPU-scale real-face runs, a choice of this zoo, not the paper's).
     """
 
     model: str = "aheat1d_300w"
@@ -82,6 +99,11 @@ class TrainConfig:
     num_synthetic: int = 2000
     num_val: int = 200
     seed: int = 0
+    augment: bool = True
+    augmentation: Optional[dict] = None
+    val_fraction: float = 0.1
+    val_seed: int = 0
+    lr_schedule: str = "constant"
 
     def __post_init__(self):
         _check(self.dataset in DATASETS,
@@ -104,12 +126,44 @@ class TrainConfig:
         _check(self.model_overrides is None or isinstance(self.model_overrides, dict),
                "model_overrides must be a dict or None. Received: "
                f"model_overrides={self.model_overrides!r}")
+        _check(self.augmentation is None or isinstance(self.augmentation, dict),
+               "augmentation must be a dict of AugmentConfig fields or None. Received: "
+               f"augmentation={self.augmentation!r}")
+        if self.augmentation is not None:
+            self.augment_config()  # unknown or out-of-range fields fail here, not mid-run
+        _check(isinstance(self.val_fraction, (int, float)) and 0.0 <= self.val_fraction < 1.0,
+               f"val_fraction must be in [0, 1). Received: val_fraction={self.val_fraction!r}")
+        _check(self.lr_schedule in LR_SCHEDULES,
+               f"lr_schedule must be one of {LR_SCHEDULES}. Received: "
+               f"lr_schedule={self.lr_schedule!r}")
         _check(self.learning_rate > 0,
                f"learning_rate must be > 0. Received: learning_rate={self.learning_rate}")
         _check(0.0 <= self.gamma <= 1.0, f"gamma must be in [0, 1]. Received: gamma={self.gamma}")
         _check(0.0 <= self.temporal_lambda <= 1.0,
                f"temporal_lambda must be in [0, 1]. Received: "
                f"temporal_lambda={self.temporal_lambda}")
+
+    def augment_config(self):
+        """The ``AugmentConfig`` of this run, or None when ``augment`` is off.
+
+        Example:
+            >>> from zoo.training.config import TrainConfig
+            >>> TrainConfig(augmentation={"rotation": 10.0}).augment_config().rotation
+            10.0
+        """
+        if not self.augment:
+            return None
+        from zoo.data.transforms import AugmentConfig
+
+        values = dict(self.augmentation or {})
+        allowed = sorted(field.name for field in dataclasses.fields(AugmentConfig))
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ValueError(f"Unknown augmentation field(s). Allowed: {allowed}. "
+                             f"Received: {', '.join(f'{k}={values[k]!r}' for k in unknown)}")
+        if "occlusion_size" in values:
+            values["occlusion_size"] = tuple(values["occlusion_size"])
+        return AugmentConfig(**values)
 
     def replace(self, **changes):
         """Returns a copy with ``changes`` applied (validated again)."""

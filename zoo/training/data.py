@@ -198,6 +198,14 @@ class SynthFaceSource:
                                       reshuffle_each_iteration=True)
         return indices.repeat().map(render, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
+    # The rendered image is already the face crop: the pipeline keeps it whole.
+    crop_from = "image"
+
+    def raw_element_dataset(self, shuffle_seed=None):
+        """Endless ``tf.data`` of dicts ``image``, ``landmarks`` for ``zoo.data.pipeline``."""
+        return self.element_dataset(shuffle_seed).map(
+            lambda image, landmarks: {"image": image, "landmarks": landmarks})
+
     def arrays(self):
         """All faces as numpy ``(images uint8 (B, F, F, 3), landmarks float32 (B, N, 2))``."""
         if self._arrays is None:
@@ -261,6 +269,40 @@ class SampleSource:
                                       reshuffle_each_iteration=True)
         return indices.repeat().map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
+    # The pipeline crops the square around the face box (or landmark box) with margin 0.25,
+    # the same crop as ``crop_face`` gives validation, in one warp with the augmentation.
+    crop_from = "box"
+
+    def _load(self, position):
+        from zoo.data.readers.common import load_sample_image
+
+        sample = self.samples[int(position)]
+        image = load_sample_image(sample)
+        box = sample.box
+        if box is None:
+            box = np.concatenate([sample.landmarks.min(0), sample.landmarks.max(0)])
+        return image, sample.landmarks.astype(np.float32), np.asarray(box, np.float32)
+
+    def raw_element_dataset(self, shuffle_seed=None):
+        """Endless ``tf.data`` of whole images with ``landmarks`` and ``box`` (shuffled by index),
+        for ``zoo.data.pipeline`` to crop and augment in one warp."""
+        import tensorflow as tf
+
+        count = self.num_landmarks
+
+        def load(position):
+            image, landmarks, box = tf.numpy_function(
+                self._load, [position], [tf.uint8, tf.float32, tf.float32], stateful=False)
+            return {"image": tf.ensure_shape(image, (None, None, 3)),
+                    "landmarks": tf.ensure_shape(landmarks, (count, 2)),
+                    "box": tf.ensure_shape(box, (4,))}
+
+        indices = tf.data.Dataset.range(len(self.samples))
+        if shuffle_seed is not None:
+            indices = indices.shuffle(len(self.samples), seed=shuffle_seed,
+                                      reshuffle_each_iteration=True)
+        return indices.repeat().map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
     def arrays(self):
         if self._arrays is None:
             pairs = [self._crop(i) for i in range(len(self.samples))]
@@ -268,14 +310,21 @@ class SampleSource:
         return self._arrays
 
 
-def training_dataset(source, codec, batch_size, seed=0):
+def training_dataset(source, codec, batch_size, seed=0, augment=True, scheme=None):
     """Endless shuffled ``(images float32 (B, F, F, 3), codec targets)`` global batches.
+
+    Each face is cropped and augmented in one warp by ``zoo.data.pipeline.make_dataset``
+    (rotation, scale, shift, horizontal flip with the scheme's permutation, colour, blur,
+    occlusion), with fresh random parameters every epoch; ``augment=False`` gives the plain crop.
 
     Args:
         source: a ``SynthFaceSource`` or ``SampleSource``.
         codec: a zoo codec (``encode`` runs inside ``map``).
         batch_size: global batch size.
-        seed: shuffle seed (the face order is reshuffled every epoch).
+        seed: shuffle and augmentation seed (the face order is reshuffled every epoch).
+        augment: True (``AugmentConfig()`` defaults), False, or a
+            ``zoo.data.transforms.AugmentConfig``.
+        scheme: landmark scheme name for flips; default ``source.scheme``.
 
     Returns:
         ``tf.data.Dataset``.
@@ -289,15 +338,14 @@ def training_dataset(source, codec, batch_size, seed=0):
         >>> tuple(targets["x"].shape)
         (2, 68, 128)
     """
-    import tensorflow as tf
+    from zoo.data import pipeline
 
-    dataset = source.element_dataset(shuffle_seed=seed)
-
-    def encode(image, landmarks):
-        return tf.cast(image, tf.float32), codec.encode(landmarks)
-
-    dataset = dataset.map(encode, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    # Shuffled by index before loading (shuffle=0 below): no buffer of decoded images.
+    elements = source.raw_element_dataset(shuffle_seed=seed)
+    return pipeline.make_dataset(
+        elements, codec, scheme or source.scheme, input_size=source.image_size,
+        batch_size=batch_size, augment=augment, training=True, crop_from=source.crop_from,
+        margin=0.25, shuffle=0, seed=seed)
 
 
 # ----------------------------------------------------------------------------- clip sources

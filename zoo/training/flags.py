@@ -8,7 +8,7 @@ import json
 
 from absl import flags
 
-from zoo.training.config import DATASETS, STRATEGIES, TrainConfig
+from zoo.training.config import DATASETS, LR_SCHEDULES, STRATEGIES, TrainConfig
 
 _HELP = {
     "model": "Preset name (zoo.list_models()).",
@@ -33,7 +33,13 @@ _HELP = {
     "image_every": "Steps between TensorBoard landmark images (0: end only).",
     "num_synthetic": "SynthFace training faces when no --data_dir is given.",
     "num_val": "Validation faces.",
-    "seed": "Data seed.",
+    "seed": "Data and augmentation seed.",
+    "augment": "Augment detector training faces (rotation, scale, shift, flip, colour, blur, "
+               "occlusion); --noaugment trains on plain crops.",
+    "val_fraction": "Fraction of the training split held out for validation (fixed by "
+                    "--val_seed, listed in val_split.txt); 0 validates on the test split.",
+    "val_seed": "Seed of the held-out validation split.",
+    "lr_schedule": "constant (paper) or cosine decay to 1% over --steps.",
 }
 
 
@@ -69,9 +75,17 @@ def define_training_flags(defaults, flag_values=flags.FLAGS):
                 name, None if default is None else json.dumps(default),
                 'JSON dict of zoo.create overrides, e.g. \'{"num_stacks": 1}\'.',
                 flag_values=flag_values)
-        elif name == "mixed_precision":
+        elif name == "augmentation":
+            holders[name] = flags.DEFINE_string(
+                name, None if default is None else json.dumps(default),
+                'JSON dict of AugmentConfig ranges replacing the defaults, e.g. '
+                '\'{"rotation": 15.0, "occlusion_probability": 0.0}\'.', flag_values=flag_values)
+        elif name == "lr_schedule":
+            holders[name] = flags.DEFINE_enum(name, default, LR_SCHEDULES, help_text,
+                                              flag_values=flag_values)
+        elif name in ("mixed_precision", "augment"):
             holders[name] = flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
-        elif name in ("gamma", "temporal_lambda", "learning_rate"):
+        elif name in ("gamma", "temporal_lambda", "learning_rate", "val_fraction"):
             holders[name] = flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
         elif name in ("data_dir", "output_dir", "model", "init_checkpoint", "image_data_dir"):
             holders[name] = flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
@@ -86,15 +100,17 @@ def define_training_flags(defaults, flag_values=flags.FLAGS):
 def config_from_flags(holders, defaults):
     """Builds the run's ``TrainConfig`` from the parsed flags (``.value`` read here only)."""
     values = {name: holder.value for name, holder in holders.items() if name != "logical_cpus"}
-    for name in ("data_dir", "init_checkpoint", "image_data_dir", "model_overrides"):
+    for name in ("data_dir", "init_checkpoint", "image_data_dir", "model_overrides",
+                 "augmentation"):
         if values.get(name) == "":
             values[name] = None
-    if values.get("model_overrides") is not None:
-        try:
-            values["model_overrides"] = json.loads(values["model_overrides"])
-        except json.JSONDecodeError as error:
-            raise ValueError("--model_overrides must be a JSON dict. Received: "
-                             f"model_overrides={values['model_overrides']!r}") from error
+    for name in ("model_overrides", "augmentation"):
+        if values.get(name) is not None:
+            try:
+                values[name] = json.loads(values[name])
+            except json.JSONDecodeError as error:
+                raise ValueError(f"--{name} must be a JSON dict. Received: "
+                                 f"{name}={values[name]!r}") from error
     return defaults.replace(**values)
 
 

@@ -160,8 +160,38 @@ def draw_landmarks(images, predicted, truth=None, max_images=4):
     return np.stack(drawn)
 
 
+VAL_SPLIT_FILENAME = "val_split.txt"
+
+
+def carve_validation(num_samples, fraction, seed):
+    """Positions ``(train, val)`` of a fixed hold-out of ``fraction`` of ``num_samples`` faces.
+
+    Example:
+        >>> from zoo.training.tasks import carve_validation
+        >>> train, val = carve_validation(10, 0.2, seed=0)
+        >>> len(train), len(val), sorted(set(train) | set(val)) == list(range(10))
+        (8, 2, True)
+    """
+    count = max(1, int(round(num_samples * fraction)))
+    if count >= num_samples:
+        raise ValueError(f"val_fraction={fraction} leaves no training face of {num_samples}. "
+                         f"Received: val_fraction={fraction}")
+    order = np.random.default_rng(seed).permutation(num_samples)
+    return np.sort(order[count:]), np.sort(order[:count])
+
+
+def _sample_name(sample):
+    return os.fspath(sample.image) if isinstance(sample.image, (str, os.PathLike)) else str(
+        sample.meta.get("source", ""))
+
+
 def make_sources(config):
-    """Training and validation sources for ``config`` (SynthFace when ``data_dir`` is None)."""
+    """Training and validation sources for ``config`` (SynthFace when ``data_dir`` is None).
+
+    With a ``data_dir`` and ``val_fraction > 0`` the validation faces are a fixed hold-out of
+    the training split (listed in ``<output_dir>/val_split.txt``); with ``val_fraction == 0``
+    they are (at most ``num_val`` of) the dataset's test split.
+    """
     if config.data_dir is None:
         train = data_lib.SynthFaceSource(config.input_size, seed=config.seed,
                                          num_samples=config.num_synthetic)
@@ -170,14 +200,58 @@ def make_sources(config):
         return train, val
     train_split, val_split = SPLITS[config.dataset]
     scheme = SCHEMES[config.dataset]
-    train = data_lib.SampleSource(_read_split(config.dataset, config.data_dir, train_split),
-                                  config.input_size, scheme)
+    samples = _read_split(config.dataset, config.data_dir, train_split)
+    if config.val_fraction > 0:
+        train_positions, val_positions = carve_validation(len(samples), config.val_fraction,
+                                                          config.val_seed)
+        train = data_lib.SampleSource([samples[i] for i in train_positions], config.input_size,
+                                      scheme)
+        val = data_lib.SampleSource([samples[i] for i in val_positions], config.input_size,
+                                    scheme)
+        os.makedirs(config.output_dir, exist_ok=True)
+        with open(os.path.join(config.output_dir, VAL_SPLIT_FILENAME), "w",
+                  encoding="utf-8") as handle:
+            handle.write(f"# {len(val)} validation faces held out of {config.dataset} "
+                         f"{train_split} ({len(samples)}), val_seed={config.val_seed}\n")
+            handle.writelines(_sample_name(sample) + "\n" for sample in val.samples)
+        print(f"validation: {len(val)} faces held out of {train_split} "
+              f"(val_fraction={config.val_fraction}, val_seed={config.val_seed}); "
+              f"training on {len(train)}")
+        return train, val
+    train = data_lib.SampleSource(samples, config.input_size, scheme)
     val = data_lib.SampleSource(_read_split(config.dataset, config.data_dir, val_split),
                                 config.input_size, scheme)
     if len(val) > config.num_val:
         positions = np.random.default_rng(config.seed).choice(len(val), config.num_val, replace=False)
         val = val.subset(np.sort(positions))
     return train, val
+
+
+def make_optimizer_fn(config):
+    """Adam at ``config.learning_rate``, constant (paper) or with cosine decay over the run."""
+    if config.lr_schedule == "constant":
+        return None
+
+    def optimizer_fn():
+        import keras
+
+        schedule = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=config.steps, alpha=0.01)
+        return keras.optimizers.Adam(schedule)
+
+    return optimizer_fn
+
+
+def resolve_augmentation(config):
+    """``config`` with ``augmentation`` filled in with every resolved range (or None when off)."""
+    import dataclasses
+
+    augment = config.augment_config()
+    if augment is None:
+        return config.replace(augmentation=None), None
+    values = dataclasses.asdict(augment)
+    values["occlusion_size"] = list(values["occlusion_size"])
+    return config.replace(augmentation=values), augment
 
 
 def _prepare(config):
@@ -217,6 +291,7 @@ def train(config, strategy=None, progress=True, callbacks=(), train_source=None,
         return train_tracker(config, strategy=strategy, progress=progress, callbacks=callbacks,
                              train_source=train_source, val_source=val_source)
     config, codec, overrides = _prepare(config)
+    config, augment = resolve_augmentation(config)
     strategy = strategy or loop.make_strategy(config.strategy)
     if train_source is None or val_source is None:
         sources = make_sources(config)
@@ -242,10 +317,12 @@ def train(config, strategy=None, progress=True, callbacks=(), train_source=None,
         predicted = predict_landmarks(model, codec, val_images[:4])
         return draw_landmarks(val_images[:4], predicted, val_landmarks[:4])
 
-    dataset = data_lib.training_dataset(train_source, codec, config.batch_size, seed=config.seed)
+    dataset = data_lib.training_dataset(train_source, codec, config.batch_size, seed=config.seed,
+                                        augment=augment or False)
     result = loop.train_loop(
         model_fn, make_loss_fn(), dataset, steps=config.steps, output_dir=config.output_dir,
         strategy=strategy, learning_rate=config.learning_rate,
+        optimizer_fn=make_optimizer_fn(config),
         checkpoint_every=config.checkpoint_every, log_every=config.log_every, eval_fn=eval_fn,
         eval_every=config.eval_every, image_fn=image_fn, image_every=config.image_every,
         mixed_precision=config.mixed_precision, progress=progress, callbacks=callbacks)
