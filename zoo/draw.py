@@ -138,6 +138,46 @@ def draw_landmarks(image, landmarks, scheme=None, scores=None, color=(0, 255, 0)
     return _finish(canvas, image)
 
 
+def draw_faces(image, faces, scheme=None, box_color=(255, 200, 0), color=(0, 255, 0),
+               thickness=None):
+    """Draws the faces ``zoo.FaceLandmarker`` found: each box and its landmarks.
+
+    Args:
+        image: (H, W[, C]) image, see the module docstring.
+        faces: a ``zoo.landmarker.Faces`` (or anything with ``boxes`` (K, 4), ``landmarks``
+            (K, N, 2) and ``scores`` (K, N)).
+        scheme: landmark scheme for the connections (see :func:`draw_landmarks`), or None.
+        box_color: RGB colour of the boxes.
+        color: RGB colour of confident landmarks (low scores shade to red).
+        thickness: box line thickness; None: ``max(1, round(min(H, W) / 300))``.
+
+    Returns:
+        a new image, same shape and dtype as ``image``.
+
+    Example:
+        >>> import types, numpy as np, zoo.draw
+        >>> faces = types.SimpleNamespace(boxes=np.array([[8., 8., 40., 40.]]),
+        ...                               landmarks=np.full((1, 2, 2), 20.0),
+        ...                               scores=np.ones((1, 2)))
+        >>> zoo.draw.draw_faces(np.zeros((48, 48, 3), np.uint8), faces).shape
+        (48, 48, 3)
+    """
+    _check_image(image)
+    boxes = np.asarray(faces.boxes, np.float64).reshape(-1, 4)
+    if thickness is None:
+        thickness = max(1, int(round(min(image.shape[:2]) / 300)))
+    canvas = _canvas(image)
+    colour = _colour(box_color, canvas.shape[2])
+    for x1, y1, x2, y2 in boxes:
+        if np.all(np.isfinite([x1, y1, x2, y2])):
+            cv2.rectangle(canvas, _fixed((x1, y1)), _fixed((x2, y2)), colour, int(thickness),
+                          cv2.LINE_AA, _SHIFT)
+    drawn = _finish(canvas, image)
+    for points, scores in zip(faces.landmarks, faces.scores):
+        drawn = draw_landmarks(drawn, points, scheme=scheme, scores=scores, color=color)
+    return drawn
+
+
 def _palette(count):
     """`count` distinct RGB colours (hue wheel)."""
     hues = (np.arange(count) * 180.0 / max(count, 1)).astype(np.uint8)

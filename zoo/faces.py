@@ -1,7 +1,8 @@
 """Face finding and face crops for inference (numpy + OpenCV, no TensorFlow).
 
-A landmark model sees a square face crop of its input size. This module turns any image a user
-has (grayscale, RGB, RGBA, 8 or 16 bit, float) into RGB uint8, finds faces with a detector that
+A landmark model sees a square face crop of its input size. This module reads image files and
+turns any image a user has (grayscale, RGB, RGBA, 8 or 16 bit, float in [0, 255]) into RGB
+uint8, finds faces with a detector that
 needs no download (OpenCV's bundled Haar cascade) or with a YuNet ONNX file the user passes, and
 crops a face to the model's input with the affine matrix that maps predictions back.
 
@@ -18,20 +19,108 @@ import cv2
 import numpy as np
 
 
+IMAGE_READ_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH  # applies EXIF orientation
+
+
+def read_image(path):
+    """Reads an image file as (H, W, 3) RGB uint8 (gray, 16-bit and EXIF-rotated photos too).
+
+    Args:
+        path: ``str`` or ``os.PathLike`` of a JPEG, PNG, BMP, TIFF, WebP, PPM... file.
+
+    Returns:
+        (H, W, 3) uint8 RGB array.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is empty, truncated, corrupt or not an image.
+
+    Example:
+        >>> import cv2, zoo.faces
+        >>> cv2.imwrite("photo.png", np.zeros((480, 640, 3), np.uint8))
+        True
+        >>> zoo.faces.read_image("photo.png").shape
+        (480, 640, 3)
+    """
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"Expected an image path. Received: path={path!r}")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        what = "a folder, not an image file" if os.path.isdir(path) else "no such file"
+        raise FileNotFoundError(f"Expected an image file: {what}. Received: path={path!r}")
+    # np.fromfile + imdecode also copes with non-ASCII paths, which cv2.imread does not.
+    buffer = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(buffer, IMAGE_READ_FLAGS) if buffer.size else None
+    if image is None:
+        raise ValueError("Cannot decode an image from this file (empty, truncated, corrupt or "
+                         f"not an image format OpenCV reads). Received: path={path!r}, "
+                         f"size={buffer.size} bytes")
+    return to_rgb_uint8(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+
+
+def check_pixel_range(image, name="image"):
+    """Refuses float pixels outside [0, 255], NaN / inf, and float images in [0, 1].
+
+    The zoo's models take pixels in [0, 255]. A float image whose values all lie in [0, 1]
+    (with some above 0) is almost surely a [0, 1]-scaled image; read as [0, 255] it would be
+    black, so it is refused instead of guessed: multiply it by 255 (or pass uint8).
+
+    Args:
+        image: an array (integer arrays pass unchecked).
+        name: the argument's name for messages.
+
+    Raises:
+        ValueError: NaN / inf, values outside [0, 255], or a float image in [0, 1].
+
+    Example:
+        >>> import numpy as np, zoo.faces
+        >>> zoo.faces.check_pixel_range(np.full((2, 2, 3), 200.0))
+    """
+    image = np.asarray(image)
+    if not np.issubdtype(image.dtype, np.floating) or image.size == 0:
+        return
+    if not np.all(np.isfinite(image)):
+        raise ValueError(f"Expected finite pixel values in `{name}`. Received: NaN or inf")
+    low, high = float(image.min()), float(image.max())
+    if low < -0.5 or high > 255.5:
+        raise ValueError(f"Expected float pixels in [0, 255] in `{name}`. Received: "
+                         f"range=[{low:.4g}, {high:.4g}]")
+    if 0.0 < high <= 1.0:
+        raise ValueError(
+            f"Expected float pixels in [0, 255] in `{name}`, but all values lie in [0, 1] "
+            "(a [0, 1]-scaled image?): multiply by 255 or pass uint8. Received: "
+            f"dtype={image.dtype}, range=[{low:.4g}, {high:.4g}]")
+
+
 def to_rgb_uint8(image):
     """Converts an image to (H, W, 3) RGB uint8.
 
     Args:
         image: (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA array; uint8, uint16 (scaled
-            by 1/257) or float in [0, 1] (values above 1 are taken as [0, 255]).
+            by 1/257) or float in [0, 255] (rounded). A float image in [0, 1] is refused
+            (``check_pixel_range``): it would read as black.
 
     Returns:
         (H, W, 3) uint8 array.
 
     Raises:
-        ValueError: for anything that is not an image.
+        ValueError: for anything that is not an image (the message says what was received).
+
+    Example:
+        >>> import numpy as np, zoo.faces
+        >>> zoo.faces.to_rgb_uint8(np.zeros((4, 5), np.uint8)).shape
+        (4, 5, 3)
     """
+    if isinstance(image, (str, os.PathLike)):
+        raise ValueError("Expected an image array; read files with zoo.faces.read_image (or "
+                         f"pass the path to FaceLandmarker.detect). Received: image={image!r}")
+    original = image
     image = np.asarray(image)
+    if image.dtype == object:
+        raise ValueError("Expected an image array of numbers. "
+                         f"Received: type={type(original).__name__}, dtype=object")
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (3, 4)):
@@ -43,10 +132,8 @@ def to_rgb_uint8(image):
     if image.dtype == np.uint16:
         image = (image.astype(np.float32) / 257.0).round().astype(np.uint8)
     elif np.issubdtype(image.dtype, np.floating):
-        if not np.all(np.isfinite(image)):
-            raise ValueError("Expected a finite image. Received: an image with NaN or inf")
-        scale = 255.0 if image.max() <= 1.0 else 1.0
-        image = np.clip(image * scale, 0, 255).round().astype(np.uint8)
+        check_pixel_range(image)
+        image = np.clip(image, 0, 255).round().astype(np.uint8)
     elif image.dtype != np.uint8:
         raise ValueError(
             f"Expected uint8, uint16 or float pixels. Received: dtype={image.dtype}")
