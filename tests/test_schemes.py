@@ -132,6 +132,125 @@ def test_flip_permutation_on_real_landmarks(fixtures_dir, name):
             assert wrong_error > 2.0 * error[[i, j]].mean(), (i, j)
 
 
+# The published flip tables, copied verbatim: HRNet-Facial-Landmark-Detection
+# lib/utils/transforms.py MATCHED_PARTS (1-based for 300W, AFLW and COFW; 0-based for WFLW).
+_HRNET_MATCHED_PARTS = {
+    "300w": ([1, 17], [2, 16], [3, 15], [4, 14], [5, 13], [6, 12], [7, 11], [8, 10],
+             [18, 27], [19, 26], [20, 25], [21, 24], [22, 23],
+             [32, 36], [33, 35],
+             [37, 46], [38, 45], [39, 44], [40, 43], [41, 48], [42, 47],
+             [49, 55], [50, 54], [51, 53], [62, 64], [61, 65], [68, 66], [59, 57], [60, 56]),
+    "aflw": ([1, 6], [2, 5], [3, 4], [7, 12], [8, 11], [9, 10], [13, 15], [16, 18]),
+    "cofw": ([1, 2], [5, 7], [3, 4], [6, 8], [9, 10], [11, 12], [13, 15], [17, 18], [14, 16],
+             [19, 20], [23, 24]),
+    "wflw": ([0, 32], [1, 31], [2, 30], [3, 29], [4, 28], [5, 27], [6, 26], [7, 25], [8, 24],
+             [9, 23], [10, 22], [11, 21], [12, 20], [13, 19], [14, 18], [15, 17],
+             [33, 46], [34, 45], [35, 44], [36, 43], [37, 42], [38, 50], [39, 49], [40, 48],
+             [41, 47],
+             [60, 72], [61, 71], [62, 70], [63, 69], [64, 68], [65, 75], [66, 74], [67, 73],
+             [55, 59], [56, 58],
+             [76, 82], [77, 81], [78, 80], [87, 83], [86, 84],
+             [88, 92], [89, 91], [95, 93], [96, 97]),
+}
+# mmpose configs/_base_/datasets/300w.py: keypoint i swaps with "kpt-<j>" (0-based); the
+# points it leaves unswapped are 8, 27-30, 33, 51, 57, 62 and 66.
+_MMPOSE_300W_SWAPS = dict(
+    [(i, 16 - i) for i in range(17) if i != 8]
+    + [(17 + i, 26 - i) for i in range(10)]
+    + [(31, 35), (32, 34), (34, 32), (35, 31)]
+    + [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46),
+       (42, 39), (43, 38), (44, 37), (45, 36), (46, 41), (47, 40)]
+    + [(48, 54), (49, 53), (50, 52), (52, 50), (53, 49), (54, 48),
+       (55, 59), (56, 58), (58, 56), (59, 55)]
+    + [(60, 64), (61, 63), (63, 61), (64, 60), (65, 67), (67, 65)]
+)
+
+
+def _permutation_from_pairs(n, pairs, one_based):
+    perm = list(range(n))
+    for a, b in pairs:
+        a, b = (a - 1, b - 1) if one_based else (a, b)
+        perm[a], perm[b] = b, a
+    return perm
+
+
+@pytest.mark.parametrize("name", ["300w", "wflw", "cofw", "aflw"])
+def test_flip_permutation_equals_the_published_hrnet_table(name):
+    scheme = schemes.get_scheme(name)
+    expected = _permutation_from_pairs(
+        scheme.num_landmarks, _HRNET_MATCHED_PARTS[name], one_based=name != "wflw")
+    wrong = [(i, got, want) for i, (got, want)
+             in enumerate(zip(scheme.flip_permutation, expected)) if got != want]
+    assert not wrong, f"(index, scheme, HRNet) differ: {wrong}"
+
+
+def test_300w_flip_permutation_equals_mmpose_swaps():
+    expected = [_MMPOSE_300W_SWAPS.get(i, i) for i in range(68)]
+    assert list(schemes.get_scheme("300w").flip_permutation) == expected
+
+
+def _hrnet_csv_faces(fixtures_dir):
+    faces = []
+    for name in ("face_landmarks_300w_valid.csv", "face_landmarks_300w_test.csv"):
+        lines = (fixtures_dir / "300w" / "hrnet_csv" / name).read_text().splitlines()[1:]
+        faces += [np.array(line.split(",")[4:], np.float64).reshape(68, 2) for line in lines]
+    return faces
+
+
+def _nearest_mirrored_partners(face, iterations=20):
+    """For each point, the index of the nearest point of the face's mirror image.
+
+    Uses no permutation: the mirror image is fitted onto the face by ICP (nearest neighbours,
+    then a similarity fit, repeated), starting from a reflection about the centroid.
+
+    Returns:
+        (partners (N,) ints, ambiguity (N,) second-nearest / nearest distance, mean residual
+        divided by the face size).
+    """
+    mirrored = face * np.array([-1.0, 1.0])
+    moved = mirrored - mirrored.mean(0) + face.mean(0)
+    for _ in range(iterations):
+        nearest = np.linalg.norm(face[:, None] - moved[None], axis=-1).argmin(1)
+        source = mirrored[nearest]
+        source_mean, face_mean = source.mean(0), face.mean(0)
+        a, b = source - source_mean, face - face_mean
+        u, s, vt = np.linalg.svd(a.T @ b)
+        d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+        scale = (s * np.diag(d)).sum() / (a**2).sum()
+        moved = (mirrored - source_mean) @ (u @ d @ vt) * scale + face_mean
+    distances = np.sort(np.linalg.norm(face[:, None] - moved[None], axis=-1), axis=1)
+    partners = np.linalg.norm(face[:, None] - moved[None], axis=-1).argmin(1)
+    size = np.sqrt(np.prod(face.max(0) - face.min(0)))
+    return partners, distances[:, 1] / np.maximum(distances[:, 0], 1e-9), \
+        distances[:, 0].mean() / size
+
+
+@pytest.mark.slow
+def test_300w_flip_pairs_are_each_points_nearest_mirrored_partner(fixtures_dir):
+    # On the 50 most symmetric of 1289 real 300-W faces, every point votes for the point of
+    # the mirror image nearest to it (when the nearest is at least 1.5x closer than the
+    # second nearest: a closed mouth makes the inner lip ambiguous). The majority must be the
+    # scheme's flip partner for each of the 68 points, found without using the scheme.
+    faces = _hrnet_csv_faces(fixtures_dir)
+    assert len(faces) == 1289
+    results = [_nearest_mirrored_partners(face) for face in faces]
+    most_symmetric = np.argsort([residual for _, _, residual in results])[:50]
+    votes = np.zeros((68, 68), int)
+    for index in most_symmetric:
+        partners, ambiguity, _ = results[index]
+        clear = ambiguity > 1.5
+        votes[np.arange(68)[clear], partners[clear]] += 1
+    permutation = np.array(schemes.get_scheme("300w").flip_permutation)
+    assert votes.sum(1).min() >= 20  # every point voted on enough faces
+    majority = votes.argmax(1)
+    wrong = [(i, int(permutation[i]), int(majority[i])) for i in range(68)
+             if majority[i] != permutation[i]]
+    assert not wrong, f"(point, scheme partner, nearest mirrored partner): {wrong}"
+    # and by a clear margin: the partner gets most of each point's votes
+    agreement = votes[np.arange(68), permutation] / votes.sum(1)
+    assert agreement.min() > 0.75, (int(agreement.argmin()), float(agreement.min()))
+
+
 def test_shared7_matches_300w(fixtures_dir):
     shared7 = schemes.get_scheme("shared7")
     scheme_68 = schemes.get_scheme("300w")
