@@ -1,6 +1,6 @@
 # Two commands for a fresh machine with only Python 3.10+:
 #   make demo   - create .venv, install, run the embedded demo
-#   make test   - create .venv, install, run the test suite
+#   make test   - create .venv, install, run the test suite and the docstring examples
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -21,7 +21,7 @@ demo: install
 	$(PY) -m zoo.demo --output_dir demo_out
 
 test: install
-	$(PY) -m pytest -n 2 --dist loadfile -q tests
+	$(PY) -m pytest -n 2 --dist loadfile -q tests zoo
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

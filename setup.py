@@ -9,7 +9,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["zoo", "zoo.*"]),
-    package_data={"zoo": ["data/assets/*"]},
+    # Trained weights ship inside the package (each file <= 5 MB; zoo/weights/README.md).
+    package_data={"zoo": ["data/assets/*", "weights/*.weights.h5", "weights/README.md"]},
     python_requires=">=3.10",
     # TensorFlow itself comes from an extra: `tensorflow-cpu` provides the same module as
     # `tensorflow` but pip cannot tell, so requiring one of them here would install both.
@@ -28,6 +29,6 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.18,<2.22"],
         "onnx": ["tf2onnx>=1.16", "onnx>=1.16", "onnxruntime>=1.18"],
         "litert": ["ai-edge-litert>=1.2"],
-        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100"],
     },
 )

@@ -1,16 +1,28 @@
-r"""Landmark jitter on a still face: the tracker (streaming, with state) against per-frame detection.
+r"""Tracker against per-frame detection on moving real faces: NME and jitter, two crop protocols.
 
-A still SynthFace image gets fresh Gaussian pixel noise on every frame, so every landmark motion
-is flicker. Both methods see the same fixed face crop (the true landmarks' box, margin 0.25), so
-the figure measures the landmark model, not the face finder. Flicker is
-``mean_t,n ||p_t - p_{t-1}|| / inter-ocular distance`` (``zoo.track.flicker``), printed in
-percent with the NME against the exact landmarks, as one markdown table that names the weights.
+With ``--data_dir`` (a 300-W root), the clips are the fixed evaluation clips of its test faces
+(``read_300w`` split ``common``: here the HELEN half, 330 faces) under synthetic camera/head
+motion, lighting drift, motion blur, noise and occlusion events
+(``zoo.data.motion_clips.evaluation_clips``, seed ``EVALUATION_SEED``: the same clips on every
+run). Without it, still SynthFace faces with fresh pixel noise on every frame (every landmark
+motion is then jitter).
 
-    python benchmarks/jitter.py --model=aheat1d_mobile_300w --frames=100 --clips=4 --noise=8 \
-        --detector_weights=runs/mobile/best.weights.h5 --tracker_weights=runs/tracker/best.keras
+Both methods run in both crop protocols (``zoo.evaluation.track_clips``): the tracking protocol
+(the headline: frame t cropped around the method's own prediction for frame t-1, frame 0
+around the ground truth, a lost face restarting from the ground truth) and the per-frame
+ground-truth crop. Per-frame detection is the tracker's own detector with the temporal
+refinement taken out (a zero refinement: exactly the detector's heatmaps), so the difference is
+the temporal state of Eq. 13. Jitter is ``zoo.track.jitter``: the frame-to-frame landmark
+motion that the face did not make, over the inter-ocular distance. One markdown table.
 
-Meaningful only with trained weights (none are published): without them both models are random
-and the tracker's zero-initialised refinement makes it output exactly the detector's heatmaps.
+    python benchmarks/jitter.py --data_dir=../shared/data/300w --tracker_run=runs/tracker_300w
+    python benchmarks/jitter.py --data_dir=../shared/data/300w \
+        --model=aheat1d_tracker_mobile_300vw --tracker_weights=runs/tracker/best.keras
+    python benchmarks/jitter.py --data_dir=../shared/data/300w --detector_run=runs/mobile
+    python benchmarks/jitter.py --model=aheat1d_mobile_300w --clips=4 --frames=100  # SynthFace
+
+Meaningful only with trained weights: without them the models are random (and the tracker's
+zero-initialised refinement makes it output exactly the detector's heatmaps).
 """
 import time
 import warnings
@@ -18,108 +30,145 @@ import warnings
 import numpy as np
 from absl import app, flags
 
-_MODEL = flags.DEFINE_string("model", "aheat1d_mobile_300w",
-                             "Detector preset (the tracker wraps it) or a tracker preset.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "300-W root: motion clips of its test faces; "
+                                "None: still SynthFace faces with pixel noise.")
+_TRACKER_RUN = flags.DEFINE_string("tracker_run", None, "A tracker training run folder "
+                                   "(config.json + checkpoints/); replaces --model/--*_weights.")
+_DETECTOR_RUN = flags.DEFINE_string(
+    "detector_run", None, "A detector training run folder: wrapped in its tracker with a zero "
+    "refinement (then the tracker is the detector; compares the crop protocols).")
+_MODEL = flags.DEFINE_string("model", "aheat1d_tracker_mobile_300vw",
+                             "Tracker preset, or a detector preset (wrapped in its tracker).")
 _DETECTOR_WEIGHTS = flags.DEFINE_string("detector_weights", None,
-                                        "Detector checkpoint (.weights.h5/.keras); None: random.")
-_TRACKER_WEIGHTS = flags.DEFINE_string("tracker_weights", None,
-                                       "Tracker checkpoint; None: the detector's weights with a "
-                                       "zero refinement.")
-_FRAMES = flags.DEFINE_integer("frames", 100, "Frames per clip.")
-_CLIPS = flags.DEFINE_integer("clips", 4, "Still SynthFace faces (one clip each).")
-_NOISE = flags.DEFINE_float("noise", 8.0, "Std of the per-frame Gaussian pixel noise (0-255).")
-_IMAGE_SIZE = flags.DEFINE_integer("image_size", 256, "SynthFace image size.")
-_SEED = flags.DEFINE_integer("seed", 0, "SynthFace and noise seed.")
+                                        "Detector checkpoint (.weights.h5/.keras).")
+_TRACKER_WEIGHTS = flags.DEFINE_string("tracker_weights", None, "Tracker checkpoint.")
+_CLIPS = flags.DEFINE_integer("clips", None, "At most this many clips (None: every test face; "
+                              "SynthFace: 4).")
+_FRAMES = flags.DEFINE_integer("frames", None, "Frames per clip (default 40; SynthFace 100).")
+_NOISE = flags.DEFINE_float("noise", 8.0, "SynthFace: std of the per-frame pixel noise (0-255).")
+_SEED = flags.DEFINE_integer("seed", None, "Clip seed (default: the fixed evaluation seed).")
+_BATCH = flags.DEFINE_integer("batch_size", 32, "Clips tracked together.")
 
 
-def noisy_clips(num_clips, num_frames, noise, image_size, seed, crop_size):
-    """Crops of still faces with per-frame noise: (B, T, F, F, 3) uint8, matrices, truth."""
-    from zoo import faces
+def still_synthface_clips(num_clips, num_frames, noise, image_size, seed):
+    """Still SynthFace faces with fresh Gaussian pixel noise per frame: ``[(frames, truth)]``."""
     from zoo.data.synthface import SynthFace
 
     generator = SynthFace(image_size=image_size, seed=seed, occlusion_probability=0.0,
                           blur_probability=0.0)
     rng = np.random.default_rng(seed)
-    clips, matrices, truth = [], [], []
+    clips = []
     for index in range(num_clips):
         sample = generator.sample(index)
-        matrix = faces.crop_matrix(sample.box, crop_size, margin=0.25)
-        frames = []
-        for _ in range(num_frames):
-            noisy = np.clip(sample.image + rng.normal(0, noise, sample.image.shape), 0, 255)
-            frames.append(faces.crop_face(noisy.round().astype(np.uint8), sample.box,
-                                          crop_size, margin=0.25)[0])
-        clips.append(np.stack(frames))
-        matrices.append(matrix)
-        truth.append(sample.landmarks)
-    return np.stack(clips), np.stack(matrices), np.stack(truth)
+        frames = np.stack([np.clip(sample.image + rng.normal(0, noise, sample.image.shape),
+                                   0, 255).round().astype(np.uint8) for _ in range(num_frames)])
+        clips.append((frames, np.repeat(sample.landmarks[None], num_frames, axis=0)))
+    return clips
 
 
-def to_image(points, matrices):
-    """(B, T, N, 2) crop points -> image points with each clip's crop matrix."""
-    from zoo import faces
+def per_frame_detector(stream):
+    """The tracker's own detector as a stream with no temporal refinement (zero CNN_4 output)."""
+    import zoo
+    from zoo.models import tracker as tracker_lib
 
-    return np.stack([faces.to_image_coordinates(p, m) for p, m in zip(points, matrices)])
+    detector = stream.tracker.get_layer(tracker_lib.FRAME_DETECTOR_NAME).detector
+    build = (tracker_lib.build_aheat1d_tracker if sorted(detector.output) == ["x", "y"]
+             else tracker_lib.build_fan2d_tracker)
+    cell = next(layer.cell for layer in stream.tracker.layers
+                if layer.name.startswith(tracker_lib.REFINEMENT_PREFIX))
+    # decay 0 and a zero output kernel: every frame is the detector's heatmaps, unchanged.
+    wrapped = build(detector=detector, decay=0.0, refinement_kernel_size=cell.kernel_size,
+                    refinement_downsample=cell.downsample,
+                    name=f"{stream.tracker.name}_detector")
+    return zoo.streaming(wrapped, codec=stream.codec)
+
+
+def load_stream():
+    """``(stream, input_size, description of the weights)`` from the flags."""
+    import zoo
+    import zoo.codecs
+    import zoo.evaluation
+    import zoo.inference
+
+    if _TRACKER_RUN.value or _DETECTOR_RUN.value:
+        model, codec, config, step = zoo.evaluation.load_run(_TRACKER_RUN.value
+                                                              or _DETECTOR_RUN.value)
+        if _DETECTOR_RUN.value:  # the detector inside a zero-refinement tracker
+            from zoo.models import tracker as tracker_lib
+
+            build = (tracker_lib.build_aheat1d_tracker if sorted(model.output) == ["x", "y"]
+                     else tracker_lib.build_fan2d_tracker)
+            model = build(detector=model, name=f"{config.model}_tracker")
+        stream = zoo.streaming(model, codec=zoo.codecs.serialize(codec))
+        return stream, config.input_size, (f"{_TRACKER_RUN.value or _DETECTOR_RUN.value} "
+                                           f"(step {step})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the random-weights warning: the table says it
+        stream, info = zoo.inference.load_tracker(_MODEL.value, weights=_TRACKER_WEIGHTS.value,
+                                                  detector_weights=_DETECTOR_WEIGHTS.value)
+    weights = _TRACKER_WEIGHTS.value or _DETECTOR_WEIGHTS.value or info.get("weights")
+    return stream, int(info["input_size"]), str(weights)
 
 
 def main(argv):
     del argv
-    import zoo.inference
-    import zoo.schemes
-    import zoo.track
+    import zoo.evaluation
+    from zoo.data import motion_clips
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the random-weights warning: the table says it
-        detector = zoo.inference.load(_MODEL.value, weights=_DETECTOR_WEIGHTS.value)
-        stream, info = zoo.inference.load_tracker(_MODEL.value, weights=_TRACKER_WEIGHTS.value,
-                                                  detector_weights=_DETECTOR_WEIGHTS.value)
-    if _DETECTOR_WEIGHTS.value is None and _TRACKER_WEIGHTS.value is None:
-        # Two random initialisations would differ: give the tracker the detector's weights
-        # (the inference model holds the training model's layers in the same order).
-        frame_detector = stream.tracker.get_layer("frame_detector").detector
-        frame_detector.set_weights(detector.keras_model.get_weights())
-    size = detector.input_size
-    clips, matrices, truth = noisy_clips(_CLIPS.value, _FRAMES.value, _NOISE.value,
-                                         _IMAGE_SIZE.value, _SEED.value, size)
-    num_clips, num_frames = clips.shape[:2]
-    left, right = zoo.schemes.get_scheme(detector.scheme or "300w").normalizer_indices
-    interocular = np.linalg.norm(truth[:, left] - truth[:, right], axis=-1)
+    stream, input_size, weights = load_stream()
+    detector = per_frame_detector(stream)
+    if _DATA_DIR.value:
+        source = motion_clips.evaluation_clips(
+            _DATA_DIR.value, input_size,
+            clip_length=_FRAMES.value or motion_clips.EVALUATION_CLIP_LENGTH,
+            seed=motion_clips.EVALUATION_SEED if _SEED.value is None else _SEED.value,
+            max_faces=_CLIPS.value)
 
-    start = time.perf_counter()
-    detected = detector.predict(clips.reshape((-1,) + clips.shape[2:]))["landmarks"]
-    detect_seconds = time.perf_counter() - start
-    detected = to_image(detected.reshape(num_clips, num_frames, -1, 2), matrices)
+        def videos():
+            return (source.clip(i) for i in range(len(source)))
 
-    state = stream.initial_state(num_clips)
-    tracked = []
-    start = time.perf_counter()
-    for t in range(num_frames):  # all clips advance together: batch = clips
-        outputs = stream.step_model.predict_on_batch({"frame": clips[:, t].astype("float32"),
-                                                      **state})
-        state = {name: outputs[name] for name in stream.state_shapes}
-        tracked.append(np.asarray(outputs["landmarks"]))
-    track_seconds = time.perf_counter() - start
-    tracked = to_image(np.stack(tracked, axis=1), matrices)
+        what = (f"{len(source)} motion clips x {source.clip_length} frames of the 300-W common "
+                f"test faces in {_DATA_DIR.value} (zoo.data.motion_clips, seed {source.seed})")
+    else:
+        clips = still_synthface_clips(_CLIPS.value or 4, _FRAMES.value or 100, _NOISE.value,
+                                      256, _SEED.value or 0)
 
-    def nme(points):
-        errors = np.linalg.norm(points - truth[:, None], axis=-1).mean(-1)
-        return float(np.mean(errors / interocular[:, None]))
+        def videos():
+            return iter(clips)
 
-    detector_weights = _DETECTOR_WEIGHTS.value or "random (no trained weights)"
-    tracker_weights = _TRACKER_WEIGHTS.value or (
-        f"detector's ({_DETECTOR_WEIGHTS.value}) + zero refinement" if _DETECTOR_WEIGHTS.value
-        else "random detector + zero refinement")
-    print(f"Jitter on {num_clips} still SynthFace faces x {num_frames} frames, pixel noise "
-          f"std {_NOISE.value:g}, model {_MODEL.value} ({size}x{size} crops)\n")
-    print("| method | weights | flicker (% IOD / frame) | NME (% IOD) | ms / frame |")
-    print("|---|---|---|---|---|")
-    for name, points, weights, seconds in (
-            ("per-frame detection", detected, detector_weights, detect_seconds),
-            ("tracker (streaming, Eq. 13 state)", tracked, tracker_weights, track_seconds)):
-        print(f"| {name} | {weights} | {100 * zoo.track.flicker(points, interocular):.3f} | "
-              f"{100 * nme(points):.2f} | {1000 * seconds / (num_clips * num_frames):.1f} |")
-    print("\nDetection runs all frames as batches; the tracker steps frame by frame (batch = "
-          "clips). Landmark figures mean little without trained weights.")
+        what = (f"{len(clips)} still SynthFace faces x {len(clips[0][0])} frames, pixel noise "
+                f"std {_NOISE.value:g} (synthetic)")
+    rows = []
+    for method, method_stream in (("tracker (Eq. 13 state)", stream),
+                                  ("per-frame detection (same detector)", detector)):
+        # Trace the step for the batch shape first (the time below is the loop's, not tf's).
+        warm = [(frames[:2], truth[:2]) for _, (frames, truth) in zip(range(_BATCH.value),
+                                                                       videos())]
+        zoo.evaluation.track_clips(method_stream, warm, input_size)
+        for crop in ("tracking", "gt_crop"):
+            start = time.perf_counter()
+            errors, row, count, restarts = zoo.evaluation.evaluate_videos(
+                method_stream, videos(), "300w", input_size, crop=crop,
+                batch_size=_BATCH.value)
+            seconds = time.perf_counter() - start
+            rows.append((method, crop, row, restarts, 1000 * seconds / len(errors)))
+    print(f"Tracker vs per-frame detection on {what}; {stream.tracker.name}, "
+          f"{input_size}x{input_size} crops, weights: {weights}\n")
+    print("| method | crop | NME (% IOD) | jitter (% IOD / frame) | FR@10% | restarts | "
+          "ms / frame |")
+    print("|---|---|---|---|---|---|---|")
+    labels = {"tracking": "tracking (previous prediction; headline)",
+              "gt_crop": "per-frame ground truth"}
+    for method, crop, row, restarts, ms in rows:
+        print(f"| {method} | {labels[crop]} | {100 * row['nme']:.2f} | "
+              f"{100 * row['jitter']:.3f} | {100 * row['fr@0.1']:.2f} | "
+              f"{restarts if crop == 'tracking' else '-'} | {ms:.1f} |")
+    if _DETECTOR_RUN.value:
+        print("\n--detector_run: the tracker rows are the detector in a zero refinement (the "
+              "same numbers as per-frame detection); they compare the crop protocols only.")
+    print("\nms / frame: the whole loop (crop, step, decode) with clips batched, this machine "
+          "(a last, smaller batch traces once more); figures mean little without trained "
+          "weights.")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ a core that a loaded shared machine adds).
     python benchmarks/latency.py --presets=aheat1d_mobile_300w,aheat1d_tracker_mobile_300vw \
         --mediapipe_model=/tmp/mpwheel/x/mediapipe/modules/face_landmark/face_landmark.tflite
 
+``benchmarks/peers.py --mediapipe_wheel=<mediapipe-0.10.21 wheel>`` extracts the model from the
+wheel (``pip download --no-deps mediapipe==0.10.21``, nothing installed) and runs this script.
+
 Every row is timed in one process and the trials are interleaved (``--trials``), so rows of
 one run compare fairly on a loaded machine; the load average is printed with the table.
 ``--keep_dir`` keeps the exported files and ``--tflite_files=label=path,...`` times earlier
@@ -260,6 +263,9 @@ def _size_mb(path):
 
 def main(argv):
     del argv
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)  # TF's export INFO lines would bury the table
     threads = [int(t) for t in _THREADS.value]
     if _SAVED_MODEL_WORKER.value:
         saved_model_worker(_SAVED_MODEL_WORKER.value, threads[0], _RUNS.value, _WARMUP.value)

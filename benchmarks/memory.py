@@ -21,6 +21,11 @@ subprocess:
     .venv/bin/python benchmarks/memory.py                 # 1 stack (default; fast on 2 cores)
     .venv/bin/python benchmarks/memory.py --stacks 4      # the paper's 4 stacks (slow on CPU)
     .venv/bin/python benchmarks/memory.py --configs 1D-768 2D-128   # a subset
+    .venv/bin/python benchmarks/memory.py --configs 1D-768 HIH-8    # HIH, 8x8 decimal map
+
+``HIH-d`` measures ``zoo.models.build_hih`` (the authors' network: bottleneck hourglass of the
+same width and depth, F/4 x F/4 integer heatmaps per stack, one d x d decimal head) trained
+with its CSC loss; its "L" column is the decimal size d.
 """
 import argparse
 import json
@@ -71,25 +76,29 @@ def measure_peak_mib(function):
     return (rss_kib("VmHWM") - before) / 1024, seconds
 
 
-def output_values(kind, size, num_landmarks):
-    """Output values per face: 2NL for 1D heatmaps, NL^2 for 2D (Section 4 of the paper).
+def output_values(kind, size, num_landmarks, input_size=256):
+    """Output values per face: 2NL for 1D heatmaps, NL^2 for 2D (Section 4 of the paper),
+    N ((F/4)^2 + d^2) for HIH (integer map + decimal map of side ``size`` = d).
 
     Example:
-        >>> output_values("1D", 768, 68), output_values("2D", 64, 68)
-        (104448, 278528)
+        >>> output_values("1D", 768, 68), output_values("2D", 64, 68), output_values("HIH", 8, 68)
+        (104448, 278528, 282880)
     """
     if kind == "1D":
         return 2 * num_landmarks * size
     if kind == "2D":
         return num_landmarks * size * size
-    raise ValueError(f"`kind` must be '1D' or '2D'. Received: kind={kind!r}")
+    if kind == "HIH":
+        return num_landmarks * ((input_size // 4) ** 2 + size * size)
+    raise ValueError(f"`kind` must be '1D', '2D' or 'HIH'. Received: kind={kind!r}")
 
 
 def parse_config(text):
     """``"1D-768"`` -> ``("1D", 768)``."""
     kind, _, size = text.partition("-")
-    if kind not in ("1D", "2D") or not size.isdigit():
-        raise ValueError(f"A config looks like 1D-768 or 2D-128. Received: config={text!r}")
+    if kind not in ("1D", "2D", "HIH") or not size.isdigit():
+        raise ValueError(f"A config looks like 1D-768, 2D-128 or HIH-8. Received: "
+                         f"config={text!r}")
     return kind, int(size)
 
 
@@ -114,13 +123,27 @@ def worker(kind, size, stacks, batch, num_landmarks, input_size, width, head_cha
         model = build_aheat1d(heatmap_length=size, head_channels=head_channels, **common)
         targets = {key: rng.uniform(size=(batch, num_landmarks, size)).astype("float32")
                    for key in ("x", "y")}
+    elif kind == "HIH":
+        import zoo.codecs
+        from zoo.models.hih import build_hih
+
+        model = build_hih(decimal_size=size, **common)
+        side = input_size // 4
+        targets = {"integer": rng.uniform(size=(batch, side, side, num_landmarks)),
+                   "decimal": rng.uniform(size=(batch, size, size, num_landmarks))}
+        targets = {key: value.astype("float32") for key, value in targets.items()}
     else:
         model = build_fan2d(heatmap_size=size, **common)
         targets = {"heatmap": rng.uniform(size=(batch, size, size, num_landmarks))
                    .astype("float32")}
     images = rng.uniform(0, 255, (batch, input_size, input_size, 3)).astype("float32")
+    if kind == "HIH":  # the CSC loss: MSE on the integer maps + 0.05 KL on the decimal map
+        codec = zoo.codecs.HIHCodec(input_size, input_size // 4, size)
+        loss = zoo.losses.keras_losses(zoo.losses.hih_losses(codec))
+    else:
+        loss = zoo.losses.detector_losses(model)
     # Plain TF graph (no XLA), as the paper's TensorFlow 1.9 training.
-    model.compile(optimizer="adam", loss=zoo.losses.detector_losses(model), jit_compile=False)
+    model.compile(optimizer="adam", loss=loss, jit_compile=False)
     losses = []
 
     def step():
@@ -227,7 +250,7 @@ def main():
         return row[key] / reference[key] if reference else float("nan")
 
     for row in rows:
-        values = output_values(row["kind"], row["size"], args.landmarks)
+        values = output_values(row["kind"], row["size"], args.landmarks, args.input_size)
         if row.get("error"):
             print(f"| {row['kind']} | {row['size']} | {values:,} | {values / ref_values:.2f} | "
                   f"failed: {row['error']!r} | | | | | | | |")

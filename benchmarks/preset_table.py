@@ -9,6 +9,11 @@ graph, so it is not used.)
 
     .venv/bin/python benchmarks/preset_table.py
     .venv/bin/python benchmarks/preset_table.py --presets aheat1d_mobile_300w
+    .venv/bin/python benchmarks/preset_table.py --presets hih_wflw hih_mobile_300w
+    .venv/bin/python benchmarks/preset_table.py --presets rdfn_300w rdfn_small_300w
+
+HIH rows: ``params`` is ``model.count_params()`` (BN moving statistics included); the authors'
+22.68 M convention for HIH_B is ``zoo.models.hih.parameter_counts(model)["authors"]``.
 """
 import argparse
 import os
@@ -67,11 +72,33 @@ def count_macs(model):
 
 
 def output_values(preset):
-    """Heatmap values per face of the last stack: 2NL (1D) or NL^2 (2D)."""
+    """Heatmap values per face of the last stack: 2NL (1D), NL^2 (2D), N (S^2 + d^2) (HIH)."""
     config = preset.config
     if "heatmap_length" in config:
         return 2 * config["num_landmarks"] * config["heatmap_length"]
+    if "decimal_size" in config:  # HIH: integer S x S (S = F / 4) + decimal d x d
+        return config["num_landmarks"] * ((preset.input_size // 4) ** 2
+                                          + config["decimal_size"] ** 2)
+    if "pool_size" in config:  # RDFN: H x H score maps + region heatmaps (F/4)^2 R + boxes 4R
+        regions = config["num_regions"]
+        return (config["num_landmarks"] * config["heatmap_size"] ** 2
+                + regions * (preset.input_size // 4) ** 2 + 4 * regions)
     return config["num_landmarks"] * config["heatmap_size"] ** 2
+
+
+def heads(preset):
+    """The heads column: 1D length, 2D side, or HIH's integer + decimal sides."""
+    config = preset.config
+    if "heatmap_length" in config:
+        return f"1D, L {config['heatmap_length']}"
+    if "decimal_size" in config:
+        side = preset.input_size // 4
+        return f"HIH {side}x{side} + {config['decimal_size']}x{config['decimal_size']}"
+    if "pool_size" in config:
+        return (f"RDFN 2D {config['heatmap_size']}x{config['heatmap_size']}, "
+                f"{config['num_regions']} regions, pooled {config['pool_size']}x"
+                f"{config['pool_size']}")
+    return f"2D {config['heatmap_size']}x{config['heatmap_size']}"
 
 
 def main():
@@ -80,20 +107,18 @@ def main():
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="*", default=None,
-                        help="preset names (default: every aheat1d/fan2d preset)")
+                        help="preset names (default: every aheat1d/fan2d/hih/rdfn preset)")
     args = parser.parse_args()
     names = args.presets or [n for n in zoo.list_models()
-                             if presets.get_preset(n).architecture in ("aheat1d", "fan2d")]
+                             if presets.get_preset(n).architecture in ("aheat1d", "fan2d", "hih",
+                                                                         "rdfn")]
     print("| preset | input | heads | params | GMACs | GFLOPs | output values per face |")
     print("|---|---|---|---|---|---|---|")
     for name in names:
         preset = zoo.get_preset(name)
         model = zoo.create(name)
         macs = count_macs(model)
-        config = preset.config
-        heads = (f"1D, L {config['heatmap_length']}" if "heatmap_length" in config
-                 else f"2D {config['heatmap_size']}x{config['heatmap_size']}")
-        print(f"| `{name}` | {preset.input_size} | {heads} | {model.count_params():,} | "
+        print(f"| `{name}` | {preset.input_size} | {heads(preset)} | {model.count_params():,} | "
               f"{macs / 1e9:.4f} | {2 * macs / 1e9:.4f} | {output_values(preset):,} |",
               flush=True)
 

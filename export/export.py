@@ -8,6 +8,11 @@ held-out SynthFace set for quantised LiteRT) and never overwrites an existing ex
     python export/export.py --preset=aheat1d_mobile_300w --format=tflite \
         --quantization=int8 --output_dir=exports
     python export/export.py --keras_file=run/model.keras --format=onnx --output_dir=exports
+    python export/export.py --preset=aheat1d_300w --decode=argmax --output_dir=exports
+
+``--decode`` picks the decoder traced into the graph (1D ``argmax``, the paper's Eq. 7, or
+``refined``, the presets' default; 2D ``argmax``, ``quarter_offset`` (default), ``parabola``,
+``integral``); the file's metadata records it as ``decode``.
 
 SavedModel goes to ``<output_dir>/<model_name>/<version>/`` (TF Serving layout); LiteRT to
 ``<output_dir>/<model_name>_<quantization>.tflite``; ONNX to ``<output_dir>/<model_name>.onnx``.
@@ -15,6 +20,8 @@ SavedModel goes to ``<output_dir>/<model_name>/<version>/`` (TF Serving layout);
 import os
 
 from absl import app, flags
+
+from zoo.training.config import DECODE_METHODS
 
 _PRESET = flags.DEFINE_string("preset", None, "Preset name (zoo.list_models()).")
 _KERAS_FILE = flags.DEFINE_string("keras_file", None, "A saved .keras model instead of a preset.")
@@ -29,6 +36,10 @@ _VERSION = flags.DEFINE_integer("version", 1, "SavedModel version folder (TF Ser
 _NUM_CALIBRATION = flags.DEFINE_integer("num_calibration", 200,
                                         "SynthFace faces to calibrate full-int8 on.")
 _NUM_EVAL = flags.DEFINE_integer("num_eval", 100, "Held-out SynthFace faces for the NME check.")
+_DECODE = flags.DEFINE_enum("decode", None, DECODE_METHODS,
+                            "Decode method of the exported graph (1D argmax = paper Eq. 7 | "
+                            "refined; 2D argmax | quarter_offset | parabola | integral); "
+                            "default: the preset's. Recorded in the metadata.")
 
 
 def main(argv):
@@ -36,7 +47,8 @@ def main(argv):
     import zoo.export
     from zoo.export import sources
 
-    model, metadata = sources.load(preset=_PRESET.value, keras_file=_KERAS_FILE.value)
+    model, metadata = sources.load(preset=_PRESET.value, keras_file=_KERAS_FILE.value,
+                                   decode=_DECODE.value)
     name = _MODEL_NAME.value or metadata.get("preset") or model.name
     if _FORMAT.value == "saved_model":
         result = zoo.export.export_saved_model(model, _OUTPUT_DIR.value, name, _VERSION.value,

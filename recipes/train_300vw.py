@@ -15,6 +15,12 @@ or a .keras file; the detector must have the tracker's architecture (same --mode
 Killed and started again with the same --output_dir, it resumes from the last checkpoint.
 The run's config is written to <output_dir>/config.json; TensorBoard logs to <output_dir>/logs.
 Evaluate with: python recipes/evaluate.py --run_dir=runs/300vw   (300-VW S1/S2/S3).
+
+Without 300-VW, train a tracker preset on 300-W faces under synthetic motion
+(zoo.data.motion_clips; the detector's training faces, its validation faces held out):
+    python recipes/train_300w.py --model=aheat1d_tracker_mobile_300vw --data_dir=/data/300w \
+        --init_checkpoint=runs/mobile --model_overrides='{"freeze_detector": true}' \
+        --output_dir=runs/tracker_300w
 """
 import json
 

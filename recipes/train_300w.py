@@ -6,6 +6,10 @@ With no --data_dir it trains on SynthFace (synthetic faces) and says so in a ban
     python recipes/train_300w.py --steps=200 --model=aheat1d_mobile_300w   # SynthFace, CPU
     python recipes/train_300w.py --data_dir=/data/300w --strategy=mirrored  # all local GPUs
 
+With a tracker preset (--model=aheat1d_tracker_mobile_300vw --init_checkpoint=runs/mobile) it
+trains the tracker on the 300-W faces as synthetic-motion clips (zoo.data.motion_clips), with
+the detector's training faces and the same held-out validation faces (val_split.txt).
+
 Killed and started again with the same --output_dir, it resumes from the last checkpoint.
 The run's config is written to <output_dir>/config.json; TensorBoard logs to <output_dir>/logs.
 """

@@ -1,9 +1,11 @@
-"""Trains the attentive 1D heatmap detector on COFW-29 (gamma 0.4, F 256, L 768, batch 10, Adam 1e-4); --model picks any preset.
+"""Trains the attentive 1D heatmap detector on COFW-29 (gamma 0.4, F 256, L 768, batch 10, Adam 1e-4); --model picks any preset
+(``hih_cofw``: HIH, the CSC loss).
 
 With no --data_dir it trains on SynthFace (synthetic faces) and says so in a banner.
 
     python recipes/train_cofw.py --data_dir=/data/cofw --output_dir=runs/cofw
     python recipes/train_cofw.py --steps=200 --model=aheat1d_mobile_300w   # SynthFace, CPU
+    python recipes/train_cofw.py --data_dir=/data/cofw --model=hih_cofw --output_dir=runs/hih_cofw
     python recipes/train_cofw.py --data_dir=/data/cofw --strategy=mirrored  # all local GPUs
 
 Killed and started again with the same --output_dir, it resumes from the last checkpoint.

@@ -1,9 +1,11 @@
-"""Trains the attentive 1D heatmap detector on WFLW-98 (gamma 0.4, F 256, L 768, batch 10, Adam 1e-4); --model picks any preset.
+"""Trains the attentive 1D heatmap detector on WFLW-98 (gamma 0.4, F 256, L 768, batch 10, Adam 1e-4); --model picks any preset
+(``hih_wflw``: HIH, the CSC loss).
 
 With no --data_dir it trains on SynthFace (synthetic faces) and says so in a banner.
 
     python recipes/train_wflw.py --data_dir=/data/wflw --output_dir=runs/wflw
     python recipes/train_wflw.py --steps=200 --model=aheat1d_mobile_300w   # SynthFace, CPU
+    python recipes/train_wflw.py --data_dir=/data/wflw --model=hih_wflw --output_dir=runs/hih_wflw
     python recipes/train_wflw.py --data_dir=/data/wflw --strategy=mirrored  # all local GPUs
 
 Killed and started again with the same --output_dir, it resumes from the last checkpoint.

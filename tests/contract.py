@@ -1,8 +1,8 @@
 """The one test contract every public layer and model passes.
 
 After KerasHub's ``TestCase.run_layer_test``: config JSON round trip, symbolic output shape equal
-to ``compute_output_shape`` and to the eager output shape, one ``fit`` step that changes the
-trainable weights, and a ``.keras`` save/load that gives equal outputs.
+to ``compute_output_shape`` and to the eager output shape, ``fit`` steps that change every
+trainable weight (each receives a gradient), and a ``.keras`` save/load that gives equal outputs.
 """
 import json
 import os
@@ -49,20 +49,26 @@ def _assert_allclose(a, b, atol):
         np.testing.assert_allclose(x, y, atol=atol, rtol=0)
 
 
-def _fit_one_step(model, input_data, outputs, loss=None):
-    targets = keras.tree.map_structure(
-        lambda t: np.random.default_rng(0).normal(size=t.shape).astype("float32"), outputs
-    )
+def _fit_one_step(model, input_data, outputs, loss=None, targets=None):
+    if targets is None:
+        targets = keras.tree.map_structure(
+            lambda t: np.random.default_rng(0).normal(size=t.shape).astype("float32"), outputs
+        )
     # No XLA: compiling doubles the first step on CPU, and every contract test pays it.
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=loss or "mse", jit_compile=False)
     before = [np.array(w) for w in _to_numpy(model.trainable_weights)]
+    # Two steps: a layer initialised to zero (the trackers' CNN_4 output kernel) passes no
+    # gradient to the layers before it until its own first update.
     history = model.fit(input_data, targets, batch_size=len(keras.tree.flatten(input_data)[0]),
-                        epochs=1, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
+                        epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
     after = [np.array(w) for w in _to_numpy(model.trainable_weights)]
-    if before:
-        assert any(not np.allclose(b, a) for b, a in zip(before, after)), \
-            "one fit step left every trainable weight unchanged"
+    # Every trainable weight must receive a gradient: each Adam step moves every entry with a
+    # non-zero gradient by about the learning rate, so a weight left exactly as it was got none
+    # (a cut gradient, an unused branch). Checking that *any* weight moved would miss it.
+    unchanged = [w.path for w, b, a in zip(model.trainable_weights, before, after)
+                 if np.array_equal(b, a)]
+    assert not unchanged, f"two fit steps left these trainable weights unchanged: {unchanged}"
 
 
 def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape=None,
@@ -74,7 +80,7 @@ def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape=Non
         init_kwargs: constructor arguments.
         input_data: a numpy array or a structure (list/dict) of arrays, batch first.
         expected_output_shape: optional structure of shapes (batch included) to assert.
-        run_training: run one ``fit`` step and assert the weights change.
+        run_training: run two ``fit`` steps and assert every trainable weight changes.
         atol: tolerance for the save/load comparison.
     """
     batch = keras.tree.flatten(input_data)[0].shape[0]
@@ -100,7 +106,7 @@ def run_layer_test(layer_cls, init_kwargs, input_data, expected_output_shape=Non
         eager_shapes = [tuple(t.shape) for t in keras.tree.flatten(eager_out)]
         assert eager_shapes == _flatten_shapes(expected_output_shape), eager_shapes
 
-    # 3. A model around it: one fit step, .keras round trip.
+    # 3. A model around it: fit steps, .keras round trip.
     model = keras.Model(symbolic_in, symbolic_out)
     run_model_test(model, input_data, run_training=run_training, atol=atol, _config_checked=True)
     return model
@@ -117,15 +123,18 @@ def _flatten_shapes(structure):
 
 
 def run_model_test(model, input_data, run_training=True, loss=None, atol=1e-6,
-                   _config_checked=False):
-    """Checks one model: config round trip, symbolic == eager shapes, fit step, .keras save/load.
+                   targets=None, _config_checked=False):
+    """Checks one model: config round trip, symbolic == eager shapes, fit steps, .keras save/load.
 
     Args:
         model: a built Keras model.
         input_data: numpy input(s), batch first.
-        run_training: run one fit step (with ``loss``, default MSE on every output).
-        loss: optional loss for the fit step.
+        run_training: run two fit steps (with ``loss``, default MSE on every output) and
+            assert every trainable weight changes.
+        loss: optional loss for the fit steps.
         atol: tolerance for outputs after save/load.
+        targets: optional fit targets (e.g. what the model's codec encodes); default
+            standard-normal arrays of the output shapes.
     """
     batch = keras.tree.flatten(input_data)[0].shape[0]
     if not _config_checked:
@@ -144,5 +153,5 @@ def run_model_test(model, input_data, run_training=True, loss=None, atol=1e-6,
         _assert_allclose(model(input_data, training=False), loaded(input_data, training=False),
                          atol)
     if run_training:
-        _fit_one_step(model, input_data, _to_numpy(outputs), loss=loss)
+        _fit_one_step(model, input_data, _to_numpy(outputs), loss=loss, targets=targets)
     return model

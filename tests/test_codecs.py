@@ -33,10 +33,17 @@ ROUND_TRIPS = [
     (Heatmap1DCodec(64, 64), 1e-3),
     (Heatmap1DCodec(64, 192, refine=False), 64 / 192 / 2 + 1e-4),  # argmax: half a bin
     (Heatmap2DCodec(64, 64, method="argmax"), 0.5 + 1e-4),
-    (Heatmap2DCodec(64, 32, method="parabola"), 1e-3),
-    (Heatmap2DCodec(64, 32, method="integral"), 1e-2),
+    # sigma in input pixels: 3 px = 1.5 bins of these 32 x 32 maps (the default F / 64 = 1 px
+    # would be half a bin here, too narrow for a peak value above 0.5 between bins).
+    (Heatmap2DCodec(64, 32, sigma=3.0, method="parabola"), 1e-3),
+    (Heatmap2DCodec(64, 32, sigma=3.0, method="integral"), 1e-2),
     (Heatmap2DCodec(64, 64, method="quarter_offset"), 0.25 + 1e-4),
-    (HIHCodec(64, integer_size=16, decimal_size=8), 64 / 16 / 8 / 2 + 1e-4),
+    # The authors' HIH decode: half a decimal cell, a whole one where the fraction rounds to
+    # the cell past the 8-cell map (argmax on the last cell; see zoo.codecs.hih).
+    (HIHCodec(64, integer_size=16, decimal_size=8), 64 / 16 / 8 + 1e-4),
+    (HIHCodec(64, integer_size=16, decimal_size=8, method="expectation"), 64 / 16 / 8 / 2 + 1e-3),
+    (HIHCodec(64, integer_size=16, decimal_size=8, method="expectation",
+              decimal_target="continuous"), 1e-2),
 ]
 
 
@@ -59,7 +66,9 @@ def test_argmax_error_reaches_half_bin_and_refinement_removes_it():
 
 
 def test_targets_follow_the_bin_centre_convention():
+    # sigma = 2 input pixels = 6 bins of a 192-bin axis over 64 pixels.
     codec = Heatmap1DCodec(input_size=64, heatmap_size=192, sigma=2.0)
+    assert codec.sigma_bins == 6.0
     # Input coordinate of bin j's centre: (j + 0.5) * F / L - 0.5; a landmark there gives a
     # target whose maximum is exactly 1 at bin j.
     j = 100
@@ -68,13 +77,14 @@ def test_targets_follow_the_bin_centre_convention():
     x = np.asarray(targets["x"])[0]
     assert x.argmax() == j
     np.testing.assert_allclose(x[j], 1.0, atol=1e-6)
-    np.testing.assert_allclose(x[j + 2], np.exp(-4 / 8), atol=1e-6)
+    np.testing.assert_allclose(x[j + 2], np.exp(-4 / (2 * 36)), atol=1e-6)
 
 
 def test_1d_targets_are_the_marginals_of_the_2d_target():
     # Eq. 12: h^x* = sum_y H*(x, y), normalised to a continuous peak of 1.
-    one_d = Heatmap1DCodec(64, 32, sigma=1.5)
-    two_d = Heatmap2DCodec(64, 32, sigma=1.5)
+    one_d = Heatmap1DCodec(64, 32, sigma=3.0)  # input pixels: 1.5 bins at L / F = 1/2
+    two_d = Heatmap2DCodec(64, 32, sigma=3.0)
+    assert one_d.sigma_bins == two_d.sigma_bins == 1.5
     points = POINTS[:4]
     heatmap = np.asarray(two_d.encode(points)["heatmap"])  # (H, W, N)
     vectors = one_d.encode(points)

@@ -55,3 +55,35 @@ def test_export_stage_reports_failures(tmp_path, monkeypatch):
     assert results["onnx"].startswith("FAILED: RuntimeError: parity check failed")
     # The exported model is the inference model (landmarks decoded), not the training model.
     assert all(name.endswith("_inference") for name in calls)
+
+
+def _tiny_landmark_model(tmp_path):
+    import zoo
+    import zoo.codecs
+    import zoo.inference
+
+    path = tmp_path / "tiny.keras"
+    zoo.inference.save(_tiny_detector(), str(path), codec=zoo.codecs.Heatmap1DCodec(64, 128))
+    return zoo.load(str(path))
+
+
+def test_photo_stage_annotates_the_shipped_sample_photo(tmp_path):
+    import zoo.faces
+
+    photo = zoo.demo.sample_photo()
+    image = zoo.faces.read_image(photo)
+    assert image.shape == (600, 512, 3)  # matplotlib's grace_hopper.jpg
+    result = zoo.demo.photo_stage(str(tmp_path), model=_tiny_landmark_model(tmp_path))
+    assert result["photo"] == photo and result["notes"] == []
+    drawn = zoo.faces.read_image(result["output"])
+    assert result["output"].endswith("photo_landmarks.png") and drawn.shape == image.shape
+    # Her face is found (the portrait's face lies around x 150-380, y 100-330).
+    faces = result["faces"]
+    assert len(faces) >= 1
+    overlap = zoo.faces._iou(np.array([150.0, 100.0, 380.0, 330.0]), faces.boxes[:1])[0]
+    assert overlap > 0.5, faces.boxes
+    assert faces.landmarks.shape == (len(faces), 68, 2)
+    changed = np.any(drawn != image, axis=-1)
+    x1, y1, x2, y2 = faces.boxes[0].astype(int)
+    assert changed[y1 - 2:y2 + 3, x1 - 2:x2 + 3].sum() > 500  # box and landmarks drawn
+    assert not changed[450:, :100].any()  # nothing drawn far from the face

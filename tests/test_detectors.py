@@ -1,4 +1,5 @@
 """The aheat1d and fan2d detector builders and the inference model."""
+import keras
 import numpy as np
 import pytest
 
@@ -73,9 +74,16 @@ def test_inference_model_of_2d_detector_round_trips():
     assert sorted(inference.output) == ["heatmap", "landmarks", "scores"]
 
 
-def test_inference_model_needs_a_codec_for_non_preset_models():
-    with pytest.raises(ValueError, match="Received: model.name="):
-        make_inference_model(zoo.models.build_aheat1d(**TINY_1D, name="not_a_preset"))
+def test_inference_model_of_non_preset_models_takes_the_registered_codec_of_its_outputs():
+    # No preset or architecture of that name: the registry's codec of outputs {x, y}.
+    inference = make_inference_model(zoo.models.build_aheat1d(**TINY_1D, name="not_a_preset"))
+    codec = inference.get_layer("decoder").codec
+    assert codec["class_name"] == "Heatmap1DCodec"
+    assert codec["config"]["heatmap_size"] == TINY_1D["heatmap_length"]
+    images = keras.Input((32, 32, 3))
+    unknown = keras.Model(images, {"points": keras.layers.Conv2D(2, 1)(images)}, name="odd")
+    with pytest.raises(ValueError, match=r"pass codec=\.\.\. .*Received: output_names=\[\]"):
+        make_inference_model(unknown)
 
 
 @pytest.mark.parametrize("override, match", [

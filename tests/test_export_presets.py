@@ -1,9 +1,9 @@
-"""Exports of the real model families: every registered architecture (tiny configs; trackers
-as their streaming step model), the mobile preset at its real size (issue 7 bars), and the
-mobile tracker preset streaming 30 frames in LiteRT.
+"""Exports of the real model families: every registered architecture (its record's tiny config;
+trackers as their streaming step model), the mobile preset at its real size (issue 7 bars), and
+the mobile tracker preset streaming 30 frames in LiteRT.
 
-The meta-test walks ``zoo.list_models()``: a new architecture without an entry in
-``TINY_OVERRIDES`` fails here, so no preset family skips the export checks.
+The meta-test walks ``zoo.list_models()`` and shrinks each family with its architecture
+record's ``tiny_config`` (``zoo.models.presets``), so no preset family skips the export checks.
 """
 import numpy as np
 import pytest
@@ -12,17 +12,15 @@ import zoo
 import zoo.export
 from export_contract import run_export_test
 from zoo.export import signatures, sources
+from zoo.models import presets
 
-TINY_BACKBONE = dict(input_size=32, num_stacks=1, width=16, hourglass_depth=2)
-TINY_1D = dict(TINY_BACKBONE, heatmap_length=64, head_channels=8, compress_steps=1)
-# Non-zero refinement init, so the tracker's state really changes its output.
-TINY_REFINEMENT = dict(refinement_filters=8, refinement_downsample=2,
-                       refinement_initializer="glorot_uniform")
-TINY_OVERRIDES = {
-    "aheat1d": TINY_1D,
-    "fan2d": dict(TINY_BACKBONE, heatmap_size=8),
-    "aheat1d_tracker": dict(TINY_1D, **TINY_REFINEMENT),
-    "fan2d_tracker": dict(TINY_BACKBONE, heatmap_size=8, **TINY_REFINEMENT),
+# Optional export-only extras on top of a record's tiny config (a new architecture needs none).
+EXPORT_EXTRAS = {
+    # Non-zero refinement init, so the tracker's state really changes its output.
+    "aheat1d_tracker": {"refinement_initializer": "glorot_uniform"},
+    "fan2d_tracker": {"refinement_initializer": "glorot_uniform"},
+    # Glorot weights: the authors' N(0, 0.001) init leaves a random model's maps flat.
+    "hih": {"init_stddev": None},
 }
 MOBILE = "aheat1d_mobile_300w"
 MOBILE_TRACKER = "aheat1d_tracker_mobile_300vw"
@@ -51,9 +49,10 @@ def _one_preset_per_architecture():
 
 @pytest.mark.parametrize("architecture,preset", _one_preset_per_architecture())
 def test_every_family_exports(architecture, preset):
-    assert architecture in TINY_OVERRIDES, f"add tiny export overrides for {architecture!r}"
-    model, kind = sources.exportable_model(zoo.create(preset, **TINY_OVERRIDES[architecture]))
-    assert kind == ("tracker_step" if "tracker" in architecture else "detector")
+    record = presets.get_architecture(architecture)
+    overrides = {**record.tiny_config, **EXPORT_EXTRAS.get(architecture, {})}
+    model, kind = sources.exportable_model(zoo.create(preset, **overrides))
+    assert kind == ("tracker_step" if record.task == "clip" else "detector")
     run_export_test(model, _inputs(signatures.describe(model), (1, 2), seed=0))
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import zoo
+import zoo.codecs
 import zoo.losses
 
 
@@ -57,3 +58,58 @@ def test_loss_serialises_and_detector_losses_names():
     assert sorted(zoo.losses.detector_losses(["x", "y"])) == ["x", "y"]
     with pytest.raises(ValueError, match="Received: model_or_outputs="):
         zoo.losses.detector_losses([])
+
+
+# ----------------------------------------------------------------------------- zoo.losses
+
+
+def test_tracking_loss_is_eq_14_and_lives_in_zoo_losses():
+    import zoo.models.tracker
+
+    rng = np.random.default_rng(3)
+    target = rng.normal(size=(2, 3, 4, 8)).astype("float32")
+    prediction = rng.normal(size=(2, 3, 4, 8)).astype("float32")
+    # Eq. 14: sum over frames t, landmarks n and bins, one value per clip.
+    want = ((prediction - target) ** 2).reshape(2, -1).sum(axis=1)
+    np.testing.assert_allclose(np.asarray(zoo.losses.tracking_loss(target, prediction)), want,
+                               rtol=1e-5)
+    np.testing.assert_allclose(float(zoo.losses.TrackingLoss()(target, prediction)), want.mean(),
+                               rtol=1e-5)
+    assert zoo.models.tracker.TrackingLoss is zoo.losses.TrackingLoss  # older import path
+    with pytest.raises(ValueError, match="Received: y_true.shape="):
+        zoo.losses.tracking_loss(target[0], prediction)
+
+
+def test_per_example_loss_sums_the_outputs_and_checks_keys():
+    rng = np.random.default_rng(4)
+    targets = {k: rng.normal(size=(2, 3, 8)).astype("float32") for k in "xy"}
+    outputs = {k: rng.normal(size=(2, 2, 3, 8)).astype("float32") for k in "xy"}
+    codec = zoo.codecs.Heatmap1DCodec(64, 128)
+    loss_fn = zoo.losses.per_example_loss(zoo.losses.heatmap_losses(codec))
+    want = sum(_numpy_eq_11(targets[k], outputs[k]) for k in "xy")
+    np.testing.assert_allclose(np.asarray(loss_fn(targets, outputs)), want, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"Allowed: \['x', 'y'\]\. Received: targets.keys\(\)="
+                                         r"\['x'\]"):
+        loss_fn({"x": targets["x"]}, outputs)
+    with pytest.raises(ValueError, match="Received: losses="):
+        zoo.losses.per_example_loss({"x": "not callable"})
+    assert sorted(zoo.losses.tracking_losses(zoo.codecs.Heatmap2DCodec(64, 16))) == ["heatmap"]
+
+
+def test_keras_losses_train_with_targets_without_the_stack_axis():
+    model = zoo.models.build_fan2d(num_landmarks=3, input_size=32, num_stacks=2, width=16,
+                                   hourglass_depth=1, heatmap_size=8)
+    codec = zoo.codecs.Heatmap2DCodec(32, 8)
+    model.compile(optimizer="adam", jit_compile=False,
+                  loss=zoo.losses.keras_losses(zoo.losses.heatmap_losses(codec)))
+    rng = np.random.default_rng(5)
+    images = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    targets = {"heatmap": rng.uniform(size=(4, 8, 8, 3)).astype("float32")}
+    result = model.evaluate(images, targets, batch_size=4, verbose=0, return_dict=True)
+    outputs = np.asarray(model(images, training=False)["heatmap"])
+    np.testing.assert_allclose(result["loss"], _numpy_eq_11(targets["heatmap"], outputs).mean(),
+                               rtol=1e-4)
+    loss = zoo.losses.PerExampleLoss(zoo.losses.heatmap_regression_loss, name="h")
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert isinstance(restored, zoo.losses.PerExampleLoss) and restored.name == "h"
+    assert restored.fn is zoo.losses.heatmap_regression_loss

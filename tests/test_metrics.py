@@ -72,7 +72,8 @@ def _300w_test(fixtures_dir):
 def _perturb(gt, seed, scheme):
     """Real landmarks plus Gaussian noise whose size varies per image (NME spread ~0..0.15)."""
     rng = np.random.default_rng(seed)
-    scale = metrics.normalizing_distance(gt, scheme)
+    # (AFLW: noise scaled by the landmark box; its protocol box sizes are not needed here)
+    scale = metrics.normalizing_distance(gt, scheme, "box" if scheme == "aflw" else None)
     sigma = rng.uniform(0.002, 0.09, size=(gt.shape[0], 1, 1)) * scale[:, None, None]
     return gt + rng.normal(size=gt.shape) * sigma
 
@@ -134,11 +135,13 @@ def test_aflw_box_normaliser(fixtures_dir):
     # AFLW protocol: divide by the dataset's face box size, given explicitly
     np.testing.assert_allclose(metrics.nme(pred, gt, "aflw", normalizer=box_size),
                                np.array(mean_errors) / box_size, atol=1e-12)
-    # default "box": sqrt(w * h) of the landmarks' bounding box, or of given boxes
+    # "box" asked for by name: sqrt(w * h) of the landmarks' bounding box, or of given boxes
     w = gt[..., 0].max(1) - gt[..., 0].min(1)
     h = gt[..., 1].max(1) - gt[..., 1].min(1)
-    np.testing.assert_allclose(metrics.nme(pred, gt, "aflw"), mean_errors / np.sqrt(w * h),
-                               atol=1e-12)
+    np.testing.assert_allclose(metrics.nme(pred, gt, "aflw", normalizer="box"),
+                               mean_errors / np.sqrt(w * h), atol=1e-12)
+    # ... which is not the protocol's: the landmark box is smaller than AFLW's face box
+    assert np.all(np.sqrt(w * h) < box_size)
     boxes = np.array([a["bbox"] for a in annotations], np.float64)  # x, y, w, h
     boxes[:, 2:] += boxes[:, :2]  # -> x1, y1, x2, y2
     expected = mean_errors / np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
@@ -146,6 +149,28 @@ def test_aflw_box_normaliser(fixtures_dir):
     diagonal = np.hypot(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     np.testing.assert_allclose(metrics.nme(pred, gt, "aflw", normalizer="diagonal", boxes=boxes),
                                mean_errors / diagonal, atol=1e-12)
+
+
+def test_aflw_without_box_sizes_is_an_error(fixtures_dir):
+    gt, annotations = _mmpose_faces(fixtures_dir, "aflw")
+    pred = _perturb(gt, 2, "aflw")
+    # The scheme's own normaliser is the face box: no silent landmark-box stand-in.
+    for call in (lambda: metrics.nme(pred, gt, "aflw"),
+                 lambda: metrics.normalizing_distance(gt, "aflw"),
+                 lambda: metrics.report(pred, gt, "aflw", verbose=False),
+                 lambda: metrics.nme_tensor(pred, gt, "aflw"),
+                 lambda: metrics.NME("aflw")):
+        with pytest.raises(ValueError, match=r"face-box size.*box_size.*Received: scheme='aflw'"):
+            call()
+    box_size = np.array([a["box_size"] for a in annotations])
+    half = box_size[:, None] / 2.0
+    centre = np.array([a["center"] for a in annotations], np.float64)
+    square = np.concatenate([centre - half, centre + half], axis=1)
+    # The box sizes as numbers, or the square face boxes, give the same protocol NME.
+    np.testing.assert_allclose(metrics.nme(pred, gt, "aflw", boxes=square),
+                               metrics.nme(pred, gt, "aflw", normalizer=box_size), atol=1e-12)
+    row = metrics.report(pred, gt, "aflw", normalizer=box_size, verbose=False)["full"]
+    assert row["nme"] == pytest.approx(metrics.nme(pred, gt, "aflw", normalizer=box_size).mean())
 
 
 def test_interpupil_and_area_errors(perturbed_300w):

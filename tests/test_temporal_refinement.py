@@ -152,16 +152,103 @@ def test_bad_arguments(kwargs, match):
 
 def test_bad_shapes():
     with pytest.raises(ValueError, match="divisible"):
-        TemporalRefinement(downsample=4)(np.zeros((1, 2, 3, 6), "float32"))
+        TemporalRefinement(kernel_size=4, downsample=4)(np.zeros((1, 2, 3, 6), "float32"))
     with pytest.raises(ValueError, match="Received: input_shape"):
         TemporalRefinement(rank=2)(np.zeros((1, 2, 3, 6), "float32"))
 
 
 def test_state_shapes():
-    cell = TemporalRefinementCell(filters=6, downsample=4)
+    cell = TemporalRefinementCell(filters=6, kernel_size=4, downsample=4)
     assert cell.compute_state_shape((None, 68, 64)) == (16, 6)
     cell_2d = TemporalRefinementCell(filters=6, downsample=2, rank=2)
     assert cell_2d.compute_state_shape((None, 16, 16, 68)) == (8, 8, 6)
     identity = TemporalRefinementCell(identity=True)
     assert identity.compute_state_shape((None, 68, 64)) == (68, 64)
     assert keras.saving.get_registered_object("zoo>TemporalRefinement") is TemporalRefinement
+
+
+# ----------------------------------------------------------------------------- coverage of bins
+# Issue 11, item 4: with kernel 3 and stride 4, CNN_3 never read bins 4i+3 and CNN_4 wrote only
+# its bias there. Every bin must reach the state V_t, and every bin of E'_t must come from it.
+
+def _bins_not_reaching_state(cell, heatmap):
+    """Flat indices of the input bins whose perturbation (+-1) leaves ``V_t`` unchanged."""
+    bins = heatmap.size
+    batch = np.repeat(heatmap[None], 2 * bins + 1, axis=0)
+    flat = batch.reshape(2 * bins + 1, -1)
+    flat[1 + np.arange(bins), np.arange(bins)] += 1.0
+    flat[1 + bins + np.arange(bins), np.arange(bins)] -= 1.0
+    zeros = cell.get_initial_state(batch_size=len(batch), input_shape=batch.shape)[0]
+    _, [state] = cell(batch, [zeros])
+    state = ops.convert_to_numpy(state).reshape(len(batch), -1)
+    change = np.maximum(np.abs(state[1:bins + 1] - state[0]).max(1),
+                        np.abs(state[bins + 1:] - state[0]).max(1))
+    return np.flatnonzero(change < 1e-6)
+
+
+def _bins_not_written_from_state(cell, heatmap, num_states=8, seed=0):
+    """Flat indices of the output bins that no change of ``V_{t-1}`` moves (a constant)."""
+    batch = np.repeat(heatmap[None], num_states, axis=0)
+    state_shape = (num_states,) + cell.compute_state_shape(batch.shape)
+    previous = np.random.default_rng(seed).uniform(-3.0, 3.0, state_shape).astype("float32")
+    refined, _ = cell(batch, [previous])
+    refined = ops.convert_to_numpy(refined).reshape(num_states, -1)
+    return np.flatnonzero(np.ptp(refined, axis=0) < 1e-6)
+
+
+def _shrunk_preset_cells(name):
+    """The refinement cells of a tracker preset with a tiny detector (5 landmarks), the
+    preset's own kernel, stride and filters, and a non-zero CNN_4 output kernel."""
+    import zoo
+
+    detector = dict(input_size=32, num_stacks=1, width=16, hourglass_depth=2, num_landmarks=5,
+                    refinement_initializer="glorot_uniform")
+    if zoo.get_preset(name).architecture == "aheat1d_tracker":
+        detector.update(heatmap_length=32, head_channels=8, compress_steps=1)
+    else:
+        detector.update(heatmap_size=16)
+    keras.utils.set_random_seed(0)
+    tracker = zoo.create(name, **detector)
+    return {layer.name: layer.cell for layer in tracker.layers
+            if isinstance(layer, TemporalRefinement)}
+
+
+@pytest.mark.parametrize("name", ["aheat1d_tracker_300vw", "aheat1d_tracker_mobile_300vw",
+                                  "fan2d_tracker_300vw"])
+def test_tracker_presets_refine_every_bin(name):
+    import zoo
+
+    preset = zoo.get_preset(name)
+    config = preset.config
+    cells = _shrunk_preset_cells(name)
+    assert sorted(cells) == (["refine_x", "refine_y"] if preset.architecture == "aheat1d_tracker"
+                             else ["refine_heatmap"])
+    for key, cell in cells.items():
+        assert (cell.kernel_size, cell.downsample, cell.filters) == (
+            config["refinement_kernel_size"], config["refinement_downsample"],
+            config["refinement_filters"])
+        heatmap_shape = (5, 32) if cell.rank == 1 else (16, 16, 5)
+        heatmap = _clips(heatmap_shape, seed=7)
+        assert _bins_not_reaching_state(cell, heatmap).tolist() == [], key
+        assert _bins_not_written_from_state(cell, heatmap).tolist() == [], key
+
+
+def test_blind_layout_is_detected_and_refused():
+    # The layout the presets had (kernel 3, stride 4) now raises ...
+    with pytest.raises(ValueError, match="Received: kernel_size=3, downsample=4"):
+        TemporalRefinementCell(filters=8, kernel_size=3, downsample=4)
+    # ... and the checks above find its blind bins: a cell whose CNN_3/CNN_4 convolutions are
+    # swapped for kernel-3, stride-4 ones (what the presets built before) misses bins 4i+3.
+    cell = TemporalRefinementCell(filters=8, kernel_size=4, downsample=4,
+                                  output_initializer="glorot_uniform")
+    cell.encoder_down = keras.layers.Conv1D(8, 3, strides=4, padding="same", activation="relu")
+    cell.decoder_up = keras.layers.Conv1DTranspose(8, 3, strides=4, padding="same",
+                                                   activation="relu")
+    cell.kernel_size = 3  # the transposed convolution as a matmul, as the layer runs it
+    keras.utils.set_random_seed(1)
+    heatmap = _clips((5, 32), seed=8)
+    blind = [4 * i + 3 for i in range(8)]
+    assert _bins_not_reaching_state(cell, heatmap).tolist() == [
+        landmark * 32 + b for landmark in range(5) for b in blind]
+    assert _bins_not_written_from_state(cell, heatmap).tolist() == [
+        landmark * 32 + b for landmark in range(5) for b in blind]

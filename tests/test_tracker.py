@@ -241,9 +241,25 @@ def test_create_tracker_preset_and_stream_it():
     assert tracker.name == "aheat1d_tracker_mobile_300vw"
     stream = streaming(tracker)
     # The preset's codec, with the sizes of the overridden model.
-    assert stream.codec == {"class_name": "Heatmap1DCodec",
-                            "config": {"input_size": 32, "heatmap_size": 32}}
+    assert stream.codec["class_name"] == "Heatmap1DCodec"
+    assert {k: stream.codec["config"][k] for k in ("input_size", "heatmap_size")} == {
+        "input_size": 32, "heatmap_size": 32}
     outputs, _ = stream.step(_clips(batch=1, time=1)[:, 0], stream.initial_state(1))
     assert tuple(outputs["landmarks"].shape) == (1, 5, 2)
     with pytest.raises(ValueError, match="Received: "):
         zoo.create("aheat1d_tracker_300vw", not_an_argument=1)
+
+
+def test_mobile_tracker_preset_parameter_count():
+    # The detector's count plus the refinement of x and y (kernel 4 = stride 4, 16 channels).
+    preset = zoo.get_preset("aheat1d_tracker_mobile_300vw")
+    detector = zoo.get_preset("aheat1d_mobile_300w")
+    refinement = zoo.models.tracker.refinement_num_params(68, 16, 4)
+    assert preset.num_params == detector.num_params + 2 * refinement
+    assert zoo.create("aheat1d_tracker_mobile_300vw").count_params() == preset.num_params
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["aheat1d_tracker_300vw", "fan2d_tracker_300vw"])
+def test_full_tracker_preset_parameter_counts(name):
+    assert zoo.create(name).count_params() == zoo.get_preset(name).num_params

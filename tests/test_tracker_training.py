@@ -101,9 +101,12 @@ def test_train_tracker_writes_config_checkpoint_and_logs(tracker_run):
     assert os.listdir(run_dir / "logs")
     assert [entry["step"] for entry in result.history] == [1, 2]
     assert all(np.isfinite(entry["loss"]) and entry["loss"] > 0 for entry in result.history)
-    # Validation NME (per frame) at the start and at the end, as fractions.
+    # Validation NME at the start and at the end, as fractions: the tracking protocol (the
+    # headline, with its restarts of lost faces) and the per-frame ground-truth crop.
     assert [entry["step"] for entry in result.evaluations] == [0, 2]
-    assert all(0 < entry["nme"] < 5 for entry in result.evaluations)
+    assert all(0 < entry["nme"] < 5 and 0 < entry["nme_gt_crop"] < 5
+               and entry["restarts"] >= 0 for entry in result.evaluations)
+    assert saved["crop_jitter"] == 0.03 and saved["augmentation"]["rotation"] > 0
 
 
 @pytest.mark.slow
@@ -149,8 +152,13 @@ def test_video_report_on_synthface_and_300vw_fixtures(tracker_run, fixtures_dir,
     assert report["subsets"]["synthface_video"]["count"] == 12  # every frame of both videos
     assert report["subsets"]["synthface_video_shared7"]["count"] == 12
     assert set(report["subsets"]["synthface_video_shared7"]["areas"]) == {"eyes", "nose", "mouth"}
-    assert "SynthFace test videos" in json.loads(
-        (tmp_path / "synth" / "report.json").read_text())["title"]
+    saved = json.loads((tmp_path / "synth" / "report.json").read_text())
+    assert "SynthFace test videos" in saved["title"] and "tracking protocol" in saved["title"]
+    # The per-frame ground-truth crop beside the headline tracking protocol.
+    assert saved["crop"] == "tracking" and set(saved["gt_crop"]) == set(report["subsets"])
+    assert saved["gt_crop"]["synthface_video"]["count"] == 12
+    assert set(saved["restarts"]) == set(report["subsets"])
+    assert "NME per-frame GT crop %" in (tmp_path / "synth" / "report.txt").read_text()
     assert (tmp_path / "synth" / "ced.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Real 300-VW files: video 401 is in S1; its frame 731 is a known broken frame.
     with pytest.warns(UserWarning, match="missing"):
@@ -242,7 +250,8 @@ def test_tracker_needs_tracker_preset_and_video_dataset(tmp_path):
         tasks.train_tracker(_tracker_config(tmp_path, dataset="wflw"))
     # The 2D tracker takes the heatmap side and has no gamma; lambda becomes the decay.
     _, codec, overrides = tasks.resolve_tracker(_tracker_config(
-        tmp_path, model="fan2d_tracker_300vw", heatmap_length=16, temporal_lambda=0.5))
+        tmp_path, model="fan2d_tracker_300vw", heatmap_length=16, temporal_lambda=0.5,
+        model_overrides={"width": 16, "hourglass_depth": 2, "refinement_filters": 4}))
     assert overrides["heatmap_size"] == 16 and "gamma" not in overrides
     assert overrides["decay"] == 0.5 and type(codec).__name__ == "Heatmap2DCodec"
 

@@ -8,7 +8,13 @@ Example:
 """
 import importlib
 
+from zoo import _console
+
 __version__ = "0.1.0"
+
+# The zoo's command lines hide TensorFlow's C++ INFO/WARNING logs unless --verbose; this must
+# run before anything imports TensorFlow, and every entry point imports zoo first.
+_console.configure()
 
 _LAZY = {
     "create": "zoo.models.presets",

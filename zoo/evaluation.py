@@ -1,21 +1,30 @@
 """Paper-style evaluation report of a trained run: NME per subset, FR, AUC, per-area NME, CED PNG.
 
 The protocols (paper Sec. 4): 300W common / challenging / full (inter-ocular NME); AFLW full /
-frontal (face-size NME); WFLW test and its six attribute subsets; COFW test. With no data
-folder the run is evaluated on held-out SynthFace faces (and the report says so).
+frontal (NME over the dataset's face-box size, ``box_size`` of HRNet's CSV, carried from the
+reader by :func:`box_normalizers`; a face without one is an error); WFLW test and its six
+attribute subsets; COFW test. With no data folder the run is evaluated on held-out SynthFace
+faces (and the report says so). Landmarks are decoded with the run's decode method
+(``config.json``) or the one asked for (``decode``); the report title names it.
 
 Trackers (paper Sec. 5) are evaluated on videos: the streaming step model
 (``zoo.streaming``) runs frame by frame over each test video with its state reset at the
 start of every video; NME per frame (inter-ocular, 68 points) over the 300-VW categories S1,
 S2, S3, and over the 7 landmarks Talking Face shares with the 300-W markup
-(``shared7`` scheme, ``zoo.data.readers.talking_face.to_common_7``). Each frame is cropped
-around its ground-truth landmarks (as the image protocols crop test faces), so the score
-measures landmark localisation with temporal context, not face re-detection. With no data
-the run is evaluated on held-out SynthFace videos (all 68 points, and the same 7 points).
+(``shared7`` scheme, ``zoo.data.readers.talking_face.to_common_7``). Two crop protocols
+(:func:`track_clips`): the headline is the tracking protocol, the one the tracker is meant for
+and ``python -m zoo.track`` runs (frame t cropped around the prediction for frame t-1, frame 0
+around its ground truth, a lost face restarting from the ground truth); beside it, in a
+labelled column, the per-frame ground-truth crop (every frame cropped around its own ground
+truth, as the image protocols crop test faces: localisation with temporal context, without
+the tracker's own drift). With no data the run is evaluated on held-out SynthFace videos (all
+68 points, and the same 7 points).
 
 Example:
     >>> import zoo.evaluation
-    >>> # report = zoo.evaluation.evaluate_run("demo_out/run", output_dir="demo_out/eval")
+    >>> report = zoo.evaluation.evaluate_run("demo_out/run")  # doctest: +SKIP
+
+(Skipped in the doctest run: it needs a trained run folder, e.g. ``python -m zoo.demo``'s.)
 """
 import json
 import os
@@ -38,69 +47,149 @@ PROTOCOLS = {
 VIDEO_PROTOCOLS = {"300vw": ("S1", "S2", "S3")}
 
 
-def load_run(run_dir):
+def load_run(run_dir, decode=None):
     """Rebuilds the model of a training run folder and loads its latest checkpoint.
 
     Args:
         run_dir: the ``output_dir`` of a training run (holds ``config.json`` and checkpoints).
+        decode: decode method to evaluate with (``codec.decode_methods``: ``"argmax"`` /
+            ``"refined"`` for 1D, ``"argmax"`` / ``"quarter_offset"`` / ``"parabola"`` /
+            ``"integral"`` for 2D); None: the one the run recorded in ``config.json``.
 
     Returns:
-        ``(model, codec, config, step)``.
+        ``(model, codec, config, step)``; ``config.decode`` names the codec's decode method.
 
     Example:
         >>> import zoo.evaluation
-        >>> # model, codec, config, step = zoo.evaluation.load_run("runs/aheat1d_300w")
+        >>> model, codec, config, step = zoo.evaluation.load_run("runs/300w")  # doctest: +SKIP
+
+        (Skipped in the doctest run: it needs a trained run folder.)
     """
-    import zoo
     from zoo.training import config as config_lib
-    from zoo.training import loop, tasks
+    from zoo.training import loop, resolve
 
-    config = config_lib.load_config(run_dir)
-    if tasks.is_tracker(config.model):
-        config, codec, overrides = tasks.resolve_tracker(config)
-    else:
-        config, codec, overrides = tasks.resolve_model(config)
-    model = zoo.create(config.model, **overrides)
-    step = loop.restore_model(model, run_dir)
-    return model, codec, config, step
+    # applicable: runs written before the architecture records stored gamma / lambda for all.
+    config = resolve.applicable(config_lib.load_config(run_dir))
+    if decode is not None:
+        config = config.replace(decode=decode)
+    # One path for every architecture: the run's model, its codec fitted to it.
+    run = resolve.resolve(config)
+    step = loop.restore_model(run.model, run_dir)
+    return run.model, run.codec, run.config, step
 
 
-def evaluate_detector(model, codec, images, landmarks, scheme, subsets=None, boxes=None):
+def box_normalizers(source, scheme):
+    """Per-face NME normalisers in crop pixels for a scheme scored by face-box size (AFLW).
+
+    The AFLW protocol (SAN, HRNet) divides by the dataset's face-box size, which
+    ``zoo.data.readers.read_aflw`` keeps as ``sample.meta["box_size"]`` (image pixels). The
+    crops of ``source`` (``SampleSource``: ``zoo.data.tfrecord.crop_face`` around
+    ``sample.box``, margin 0.25) scale the image by ``size / side``, so the box size in crop
+    pixels is ``box_size * size / side``; NME is the same as in image pixels.
+
+    Args:
+        source: a ``zoo.training.data.SampleSource`` (or anything with ``samples`` and
+            ``image_size``).
+        scheme: scheme name or ``zoo.schemes.Scheme`` the faces are scored in.
+
+    Returns:
+        ``(B,)`` float64 box sizes in crop pixels, or None when the scheme's normaliser is not
+        a box (300W, WFLW, COFW: inter-ocular).
+
+    Raises:
+        ValueError: the scheme needs box sizes and a face has none (or the source has no
+            samples, e.g. SynthFace).
+
+    Example:
+        >>> import zoo.evaluation
+        >>> from zoo.data.synthface import SynthFace
+        >>> from zoo.training.data import SampleSource
+        >>> face = SynthFace(image_size=128, seed=0).sample(0)
+        >>> face.meta["box_size"] = 60.0
+        >>> source = SampleSource([face], 64, "aflw")
+        >>> zoo.evaluation.box_normalizers(source, "aflw").shape
+        (1,)
+        >>> zoo.evaluation.box_normalizers(source, "300w") is None
+        True
+    """
+    from zoo import schemes
+    from zoo.data import tfrecord
+
+    scheme = schemes.get_scheme(scheme)
+    if scheme.normalizer not in ("box", "diagonal"):
+        return None
+    samples = getattr(source, "samples", None)
+    if not samples:
+        raise ValueError(
+            f"Scheme {scheme.name!r} is scored by the dataset's face-box size, and this source "
+            f"has no annotated samples to take it from. Received: source={type(source).__name__}")
+    sizes = []
+    for index, sample in enumerate(samples):
+        box_size = (sample.meta or {}).get("box_size")
+        if box_size is None or not np.isfinite(box_size) or box_size <= 0:
+            name = sample.image if isinstance(sample.image, str) else "an array image"
+            raise ValueError(
+                f"Scheme {scheme.name!r} is scored by the dataset's face-box size "
+                "(meta['box_size'], the box_size column of HRNet's AFLW CSV read by "
+                f"zoo.data.readers.read_aflw); face {index} ({name}) has none. "
+                f"Received: meta={sample.meta!r}")
+        box = sample.box if sample.box is not None else tfrecord.landmark_box(sample.landmarks)
+        # The same square crop as SampleSource (crop_face's default margin).
+        scale = tfrecord.square_crop_matrix(box, size=source.image_size)[0, 0]
+        sizes.append(float(box_size) * scale)
+    return np.asarray(sizes, np.float64)
+
+
+def evaluate_detector(model, codec, images, landmarks, scheme, subsets=None, boxes=None,
+                      normalizer=None):
     """Predicts, decodes and scores a set of face crops.
 
     Args:
         model: a training model (stacked dict outputs; the last stack is scored).
-        codec: its codec.
+        codec: its codec (its ``decode_method`` is the one scored).
         images: ``(B, F, F, 3)`` crops in [0, 255].
         landmarks: ``(B, N, 2)`` ground truth in crop pixels.
         scheme: landmark scheme name (normaliser and areas).
         subsets: optional ``zoo.metrics.report`` subsets.
         boxes: optional ``(B, 4)`` boxes (box normalisers).
+        normalizer: None (the scheme's) or ``(B,)`` distances in crop pixels; AFLW needs its
+            face-box sizes here (:func:`box_normalizers`), ``zoo.metrics.nme`` refuses it
+            without them.
 
     Returns:
         ``(errors (B,), report dict, predictions (B, N, 2))``.
 
     Example:
-        >>> import zoo.evaluation
-        >>> # errors, report, predictions = zoo.evaluation.evaluate_detector(model, codec, x, y, "300w")
+        >>> import zoo, zoo.evaluation
+        >>> from zoo.models import presets
+        >>> from zoo.training.data import SynthFaceSource
+        >>> model = zoo.create("fan2d_300w", **presets.get_architecture("fan2d").tiny_config)
+        >>> images, landmarks = SynthFaceSource(32, num_samples=2).arrays()
+        >>> errors, report, predictions = zoo.evaluation.evaluate_detector(
+        ...     model, presets.model_codec(model), images, landmarks, "300w")
+        >>> errors.shape, predictions.shape
+        ((2,), (2, 68, 2))
     """
     import zoo.metrics
-    from zoo.training.tasks import predict_landmarks
+    from zoo.training.image_trainer import predict_landmarks
 
     predictions = predict_landmarks(model, codec, images)
-    errors = zoo.metrics.nme(predictions, landmarks, scheme=scheme, boxes=boxes)
-    report = zoo.metrics.report(predictions, landmarks, scheme, subsets=subsets, boxes=boxes,
-                                verbose=False)
+    errors = zoo.metrics.nme(predictions, landmarks, scheme=scheme, normalizer=normalizer,
+                             boxes=boxes)
+    report = zoo.metrics.report(predictions, landmarks, scheme, subsets=subsets,
+                                normalizer=normalizer, boxes=boxes, verbose=False)
     return errors, report, predictions
 
 
-def write_report(results, output_dir, title):
+def write_report(results, output_dir, title, extra=None):
     """Writes ``report.txt``, ``report.json`` and ``ced.png`` for ``{subset: (errors, row)}``.
 
     Args:
         results: dict ``name -> (errors (B,), report row dict)``.
         output_dir: folder to write to.
         title: heading (model, dataset, step).
+        extra: optional ``{"text": str appended to the text report, "json": dict merged into
+            the JSON report}`` (trackers: the second crop protocol).
 
     Returns:
         dict of written paths ``{"text", "json", "ced"}``.
@@ -116,13 +205,16 @@ def write_report(results, output_dir, title):
         groups.setdefault(tuple(row.get("areas", {})), {})[name] = row
     text = title + "\n" + "\n".join(zoo.metrics.format_report(group)
                                      for group in groups.values()) + "\n"
+    extra = extra or {}
+    if extra.get("text"):
+        text += "\n" + extra["text"] + "\n"
     paths = {"text": os.path.join(output_dir, "report.txt"),
              "json": os.path.join(output_dir, "report.json"),
              "ced": os.path.join(output_dir, "ced.png")}
     with open(paths["text"], "w", encoding="utf-8") as handle:
         handle.write(text)
     with open(paths["json"], "w", encoding="utf-8") as handle:
-        json.dump({"title": title, "subsets": table}, handle, indent=2)
+        json.dump({"title": title, "subsets": table, **extra.get("json", {})}, handle, indent=2)
     zoo.metrics.plot_ced({name: errors for name, (errors, _) in results.items()}, paths["ced"],
                          title=title)
     print(text)
@@ -130,7 +222,7 @@ def write_report(results, output_dir, title):
 
 
 def evaluate_run(run_dir, output_dir=None, data_dir=None, dataset=None, num_synthetic=200,
-                 talking_face_dir=None, max_frames=None):
+                 talking_face_dir=None, max_frames=None, decode=None):
     """Evaluates a training run on its dataset's test protocol and writes the report.
 
     Args:
@@ -143,19 +235,23 @@ def evaluate_run(run_dir, output_dir=None, data_dir=None, dataset=None, num_synt
             frames, ``num_synthetic // 50`` of them).
         talking_face_dir: trackers only: the Talking Face root (7-point protocol).
         max_frames: trackers only: at most this many frames per video (None: all).
+        decode: decode method (see :func:`load_run`); None: the run's own.
 
     Returns:
-        ``{"subsets": {name: report row}, "paths": {...}, "step": int}``.
+        ``{"subsets": {name: report row}, "paths": {...}, "step": int, "decode": str}``.
 
     Example:
         >>> import zoo.evaluation
-        >>> # zoo.evaluation.evaluate_run("demo_out/run")
-    """
-    from zoo.training import data as data_lib
-    from zoo.training import tasks
+        >>> report = zoo.evaluation.evaluate_run("runs/300w", decode="argmax")  # doctest: +SKIP
 
-    model, codec, config, step = load_run(run_dir)
-    if tasks.is_tracker(config.model):
+        (Skipped in the doctest run: it needs a trained run folder.)
+    """
+    from zoo.models import presets
+    from zoo.training import data as data_lib
+    from zoo.training import sources
+
+    model, codec, config, step = load_run(run_dir, decode=decode)
+    if presets.find_architecture(config.model).task == "clip":  # the registry: video protocols
         return evaluate_tracker_run(run_dir, output_dir=output_dir, data_dir=data_dir,
                                     talking_face_dir=talking_face_dir,
                                     num_videos=max(1, num_synthetic // 50),
@@ -171,22 +267,35 @@ def evaluate_run(run_dir, output_dir=None, data_dir=None, dataset=None, num_synt
         images, landmarks = source.arrays()
         errors, report, _ = evaluate_detector(model, codec, images, landmarks, "300w")
         results["synthface"] = (errors, report["full"])
-        title = f"{config.model} step {step} on {num_synthetic} SynthFace test faces (synthetic)"
+        title = (f"{config.model} step {step} on {num_synthetic} SynthFace test faces "
+                 f"(synthetic), decode={codec.decode_method}")
     else:
         data_lib.check_data_dir(dataset, data_dir)
         if dataset not in PROTOCOLS:
             raise ValueError(f"No image protocol for this dataset. Received: dataset={dataset!r}")
-        scheme = tasks.SCHEMES[dataset]
+        scheme = sources.SCHEMES[dataset]
         for name, split in PROTOCOLS[dataset]:
-            source = data_lib.SampleSource(tasks._read_split(dataset, data_dir, split),
+            source = data_lib.SampleSource(sources.read_split(dataset, data_dir, split),
                                            config.input_size, scheme)
             images, landmarks = source.arrays()
-            errors, report, _ = evaluate_detector(model, codec, images, landmarks, scheme)
+            # AFLW: the dataset's face-box sizes (an error if the reader had none).
+            errors, report, _ = evaluate_detector(model, codec, images, landmarks, scheme,
+                                                  normalizer=box_normalizers(source, scheme))
             results[name] = (errors, report["full"])
-        title = f"{config.model} step {step} on {dataset} ({data_dir})"
+        title = (f"{config.model} step {step} on {dataset} ({data_dir}), "
+                 f"decode={codec.decode_method}")
     paths = write_report(results, output_dir, title)
     return {"subsets": {name: row for name, (_, row) in results.items()}, "paths": paths,
-            "step": step}
+            "step": step, "decode": codec.decode_method}
+
+
+VIDEO_CROPS = ("tracking", "gt_crop")
+# What each video protocol is, for report titles and tables.
+VIDEO_CROP_LABELS = {
+    "tracking": "tracking protocol (headline): frame t cropped around the prediction for frame "
+                "t-1, frame 0 around its ground truth; a lost face restarts from the ground truth",
+    "gt_crop": "per-frame ground-truth crop: every frame cropped around its own ground truth",
+}
 
 
 def _crop_frames(frames, landmarks, input_size):
@@ -196,6 +305,17 @@ def _crop_frames(frames, landmarks, input_size):
     crops = [crop_face(frame, points, size=input_size) for frame, points in zip(frames, landmarks)]
     return (np.stack([crop for crop, _, _ in crops]),
             np.stack([points for _, points, _ in crops]).astype(np.float32))
+
+
+def _compiled_step(stream):
+    import tensorflow as tf
+
+    step = getattr(stream, "_compiled_step", None)
+    if step is None:
+        # One traced graph per stream instead of an eager Keras call per frame.
+        step = tf.function(lambda inputs: stream.step_model(inputs, training=False))
+        stream._compiled_step = step
+    return step
 
 
 def track_video(stream, frames):
@@ -209,16 +329,17 @@ def track_video(stream, frames):
         float32 numpy ``(T, N, 2)`` landmarks in crop pixels.
 
     Example:
-        >>> import zoo.evaluation
-        >>> # landmarks = zoo.evaluation.track_video(zoo.streaming(tracker), crops)
+        >>> import zoo, zoo.evaluation
+        >>> from zoo.models import presets
+        >>> tiny = presets.get_architecture("aheat1d_tracker").tiny_config
+        >>> tracker = zoo.create("aheat1d_tracker_mobile_300vw", **tiny)
+        >>> crops = np.zeros((3, 32, 32, 3), np.uint8)
+        >>> zoo.evaluation.track_video(zoo.streaming(tracker), crops).shape
+        (3, 68, 2)
     """
     import tensorflow as tf
 
-    step = getattr(stream, "_compiled_step", None)
-    if step is None:
-        # One traced graph per stream instead of an eager Keras call per frame.
-        step = tf.function(lambda inputs: stream.step_model(inputs, training=False))
-        stream._compiled_step = step
+    step = _compiled_step(stream)
     state = {name: tf.constant(value) for name, value in stream.initial_state(1).items()}
     predictions = []
     for frame in frames:
@@ -228,42 +349,166 @@ def track_video(stream, frames):
     return np.stack(predictions).astype(np.float32)
 
 
-def evaluate_videos(stream, videos, scheme, input_size, select=None):
-    """Tracks every video and scores every frame.
+def _box(points):
+    return np.concatenate([points.min(0), points.max(0)]).astype(np.float64)
+
+
+def _side(box):
+    return max(box[2] - box[0], box[3] - box[1])
+
+
+def track_clips(stream, videos, input_size, crop="tracking", margin=0.25):
+    """Tracks videos of one length together (batch = videos), cropping as ``crop`` says.
+
+    ``crop="tracking"`` is the protocol the tracker is meant for, as ``python -m zoo.track``
+    runs it: frame 0 is cropped around its ground truth (a perfect face detector), every later
+    frame around the tracker's own prediction for the frame before (landmark box + ``margin``).
+    A face is lost, as in ``zoo.track``, when its prediction leaves the crop, is not finite or
+    its box shrinks or grows by 2x in one frame; it then restarts (state zeroed) from the ground
+    truth of the next frame, and the restarts are counted. ``crop="gt_crop"`` crops every frame
+    around its own ground truth (the image protocols' crop; localisation with temporal context,
+    no tracking).
+
+    Args:
+        stream: ``zoo.streaming(tracker)``.
+        videos: list of ``(frames (T, H, W, 3) uint8, landmarks (T, N, 2))`` in image pixels,
+            all of the same T (frame sizes may differ between videos).
+        input_size: crop size F.
+        crop: ``"tracking"`` or ``"gt_crop"``.
+        margin: crop side = ``(1 + margin) * max(box width, height)``.
+
+    Returns:
+        ``(predictions float32 (B, T, N, 2) in image pixels, restarts int)``.
+
+    Example:
+        >>> import zoo.evaluation
+        >>> points, restarts = zoo.evaluation.track_clips(  # doctest: +SKIP
+        ...     zoo.streaming(tracker), clips, 128)
+
+        (Skipped in the doctest run: ``tracker`` and ``clips`` as in :func:`evaluate_videos`.)
+    """
+    import tensorflow as tf
+
+    from zoo import faces
+    from zoo.data.tfrecord import crop_face
+
+    if crop not in VIDEO_CROPS:
+        raise ValueError(f"Unknown video crop. Allowed: {list(VIDEO_CROPS)}. Received: "
+                         f"crop={crop!r}")
+    truth = [np.asarray(landmarks, np.float64) for _, landmarks in videos]
+    lengths = sorted({len(points) for points in truth})
+    if len(lengths) != 1 or lengths[0] < 1:
+        raise ValueError(f"track_clips needs videos of one length >= 1. Received: "
+                         f"lengths={lengths}")
+    count, length = len(videos), lengths[0]
+    step = _compiled_step(stream)
+    state = stream.initial_state(count)
+    boxes = [_box(points[0]) for points in truth]
+    predictions = np.zeros((count, length) + truth[0].shape[1:], np.float32)
+    restarts = 0
+    for t in range(length):
+        crops, matrices = [], []
+        for b, (frames, _) in enumerate(videos):
+            box = _box(truth[b][t]) if crop == "gt_crop" else boxes[b]
+            image, _, matrix = crop_face(np.asarray(frames[t]), truth[b][t], box=box,
+                                         size=input_size, margin=margin)
+            crops.append(image)
+            matrices.append(matrix)
+        inputs = {"frame": tf.constant(np.stack(crops).astype(np.float32)),
+                  **{name: tf.constant(value) for name, value in state.items()}}
+        outputs = step(inputs)
+        state = {name: outputs[name].numpy() for name in stream.state_shapes}
+        points = outputs["landmarks"].numpy()
+        for b in range(count):
+            image_points = faces.to_image_coordinates(points[b], matrices[b])
+            predictions[b, t] = image_points
+            if crop != "tracking" or t + 1 == length:
+                continue
+            new_box = _box(image_points)
+            in_crop = np.all((points[b] >= -0.5) & (points[b] <= input_size - 0.5))
+            lost = (not np.all(np.isfinite(image_points)) or not in_crop
+                    or not 0.5 < _side(new_box) / max(_side(boxes[b]), 1e-6) < 2.0)
+            if lost:  # restart from the ground truth, as zoo.track re-detects
+                restarts += 1
+                boxes[b] = _box(truth[b][t + 1])
+                for name in state:
+                    state[name][b] = 0.0
+            else:
+                boxes[b] = new_box
+    return predictions, restarts
+
+
+def evaluate_videos(stream, videos, scheme, input_size, select=None, crop="tracking",
+                    batch_size=32):
+    """Tracks every video (state reset for each) and scores every frame.
 
     Args:
         stream: ``zoo.streaming(tracker)``.
         videos: iterable of ``(frames (T, H, W, 3) uint8, landmarks (T, 68, 2))`` in image
-            pixels (one entry per video; the state is reset for each).
+            pixels (one entry per video).
         scheme: scheme the errors are computed in (``"300w"``, ``"shared7"``).
         input_size: crop size F.
         select: optional ``fn(predicted, truth) -> (predicted', truth')`` applied to the
-            ``(T, 68, 2)`` arrays before scoring (e.g. the 7 shared points).
+            ``(frames, 68, 2)`` arrays before scoring (e.g. the 7 shared points).
+        crop: ``"tracking"`` (headline protocol) or ``"gt_crop"`` (see :func:`track_clips`).
+        batch_size: consecutive videos of one length tracked together (short clips).
 
     Returns:
-        ``(errors (frames,), report row dict, num_videos)``; ``(None, None, 0)`` when there
-        is no video.
+        ``(errors (frames,), report row dict, num_videos, restarts)``; ``(None, None, 0, 0)``
+        when there is no video. Errors are scored in image pixels (NME does not depend on it);
+        the row also holds ``jitter`` (``zoo.track.jitter``: the frame-to-frame motion the
+        face did not make, over the normaliser) when the videos have two frames or more.
 
     Example:
         >>> import zoo.evaluation
-        >>> # errors, row, count = zoo.evaluation.evaluate_videos(stream, videos, "300w", 256)
+        >>> errors, row, count, restarts = zoo.evaluation.evaluate_videos(  # doctest: +SKIP
+        ...     stream, videos, "300w", 256)
+
+        (Skipped in the doctest run: it needs a tracker's stream and 300-VW videos.)
     """
     import zoo.metrics
+    import zoo.track
 
-    predicted, truth, count = [], [], 0
+    predicted, truth, state = [], [], {"count": 0, "restarts": 0}
+    batch, jitters = [], []
+
+    def flush():
+        if not batch:
+            return
+        points, restarts = track_clips(stream, batch, input_size, crop=crop)
+        marks = np.stack([np.asarray(l, np.float32) for _, l in batch])
+        flat_points = points.reshape((-1,) + points.shape[2:])
+        flat_marks = marks.reshape((-1,) + marks.shape[2:])
+        predicted.extend(flat_points)
+        truth.extend(flat_marks)
+        if marks.shape[1] > 1:  # jitter on the scored points, per frame's normaliser
+            if select is not None:
+                flat_points, flat_marks = select(flat_points, flat_marks)
+            shape = marks.shape[:2] + flat_marks.shape[1:]
+            distance = zoo.metrics.normalizing_distance(flat_marks, scheme)
+            jitters.append((zoo.track.jitter(flat_points.reshape(shape), flat_marks.reshape(shape),
+                                             distance.reshape(marks.shape[:2])),
+                            marks.shape[0] * (marks.shape[1] - 1)))
+        state["count"] += len(batch)
+        state["restarts"] += restarts
+        batch.clear()
+
     for frames, landmarks in videos:
-        crops, points = _crop_frames(frames, landmarks, input_size)
-        predicted.append(track_video(stream, crops))
-        truth.append(points)
-        count += 1
-    if not count:
-        return None, None, 0
-    predicted, truth = np.concatenate(predicted), np.concatenate(truth)
+        if batch and (len(landmarks) != len(batch[0][1]) or len(batch) >= batch_size):
+            flush()
+        batch.append((frames, landmarks))
+    flush()
+    if not state["count"]:
+        return None, None, 0, 0
+    predicted, truth = np.stack(predicted), np.stack(truth)
     if select is not None:
         predicted, truth = select(predicted, truth)
     errors = zoo.metrics.nme(predicted, truth, scheme=scheme)
     row = zoo.metrics.report(predicted, truth, scheme, verbose=False)["full"]
-    return errors, row, count
+    # zoo.track.jitter over all frame steps of all videos (NaN for single frames).
+    row["jitter"] = float(sum(value * steps for value, steps in jitters)
+                          / sum(steps for _, steps in jitters)) if jitters else float("nan")
+    return errors, row, state["count"], state["restarts"]
 
 
 def _300vw_videos(root, category, max_frames=None):
@@ -308,7 +553,8 @@ def _shared7(truth_scheme):
 
 
 def evaluate_tracker_run(run_dir, output_dir=None, data_dir=None, talking_face_dir=None,
-                         num_videos=4, video_length=50, max_frames=None, loaded=None):
+                         num_videos=4, video_length=50, max_frames=None, loaded=None,
+                         decode=None):
     """Evaluates a tracker run on the video protocols and writes the report.
 
     Protocols: 300-VW S1 / S2 / S3 (68 points, inter-ocular NME over all frames of each
@@ -320,61 +566,132 @@ def evaluate_tracker_run(run_dir, output_dir=None, data_dir=None, talking_face_d
     Args:
         run_dir: tracker training run folder.
         output_dir: report folder (default ``run_dir/eval``).
-        data_dir: 300-VW root (default: the run's ``data_dir``).
+        data_dir: 300-VW root (default: the run's ``data_dir``); for a run trained on 300-W
+            motion clips (``dataset="300w"``), the 300-W root whose test faces (``"common"``)
+            become the fixed evaluation clips (``zoo.data.motion_clips.evaluation_clips``).
         talking_face_dir: Talking Face root, or None.
         num_videos: SynthFace videos when there is no data.
         video_length: frames per SynthFace video.
-        max_frames: at most this many frames per video (None: all).
+        max_frames: at most this many frames per video (None: all; motion clips: their
+            length, default 40).
         loaded: ``load_run(run_dir)`` if already done.
+        decode: decode method (see :func:`load_run`) when ``loaded`` is None; None: the run's.
 
     Returns:
         ``{"subsets": {name: report row}, "paths": {...}, "step": int, "videos": {name: n}}``.
 
     Example:
         >>> import zoo.evaluation
-        >>> # zoo.evaluation.evaluate_tracker_run("runs/aheat1d_tracker_300vw",
-        >>> #                                     talking_face_dir="/data/talking_face")
+        >>> report = zoo.evaluation.evaluate_tracker_run(  # doctest: +SKIP
+        ...     "runs/aheat1d_tracker_300vw", talking_face_dir="/data/talking_face")
+
+        (Skipped in the doctest run: it needs a trained run folder.)
     """
     import zoo
     import zoo.codecs
     from zoo.data.synthface import SynthFace
     from zoo.training import data as data_lib
 
-    model, codec, config, step = loaded or load_run(run_dir)
+    model, codec, config, step = loaded or load_run(run_dir, decode=decode)
     stream = zoo.streaming(model, codec=zoo.codecs.serialize(codec))
     data_dir = data_dir if data_dir is not None else config.data_dir
     output_dir = output_dir or os.path.join(run_dir, "eval")
-    results, counts = {}, {}
+    results, counts, gt_results, restarts = {}, {}, {}, {}
 
-    def add(name, videos, scheme, select=None):
-        errors, row, count = evaluate_videos(stream, videos, scheme, config.input_size, select)
-        if count:
-            results[name], counts[name] = (errors, row), count
-        else:
+    def add(name, make_videos, scheme, select=None):
+        # Both crop protocols: tracking (the headline) and the per-frame ground-truth crop.
+        errors, row, count, lost = evaluate_videos(stream, make_videos(), scheme,
+                                                   config.input_size, select, crop="tracking")
+        if not count:
             print(f"{name}: no video found, left out of the report")
+            return
+        results[name], counts[name], restarts[name] = (errors, row), count, lost
+        gt_errors, gt_row, _, _ = evaluate_videos(stream, make_videos(), scheme,
+                                                  config.input_size, select, crop="gt_crop")
+        gt_results[name] = (gt_errors, gt_row)
 
     if data_dir is None and talking_face_dir is None:
         generator = SynthFace(image_size=config.input_size, seed=config.seed + 2_000)
         videos = [generator.video(video_length, seed=index)[:2] for index in range(num_videos)]
-        add("synthface_video", videos, "300w")
-        add("synthface_video_shared7", videos, "shared7", _shared7("ibug"))
+        add("synthface_video", lambda: videos, "300w")
+        add("synthface_video_shared7", lambda: videos, "shared7", _shared7("ibug"))
         title = (f"{config.model} step {step} on {num_videos} SynthFace test videos of "
                  f"{video_length} frames (synthetic)")
+    elif config.dataset == "300w" and data_dir is not None:
+        # Trained on 300-W faces under synthetic motion: the fixed evaluation clips of the
+        # test faces (read_300w "common"; here its HELEN half), made the same way.
+        from zoo.data import motion_clips
+
+        data_lib.check_data_dir("300w", data_dir)
+        clips = motion_clips.evaluation_clips(data_dir, config.input_size,
+                                              clip_length=max_frames
+                                              or motion_clips.EVALUATION_CLIP_LENGTH)
+        add("common_motion", lambda: (clips.clip(i) for i in range(len(clips))), "300w")
+        title = (f"{config.model} step {step} on {len(clips)} motion clips of "
+                 f"{clips.clip_length} frames of the 300-W common test faces ({data_dir}, "
+                 f"seed {clips.seed})")
     else:
         sources = []
         if data_dir is not None:
             data_lib.check_data_dir("300vw", data_dir)
             for category in VIDEO_PROTOCOLS["300vw"]:
-                add(category, _300vw_videos(data_dir, category, max_frames), "300w")
+                add(category, lambda category=category: _300vw_videos(data_dir, category,
+                                                                      max_frames), "300w")
             sources.append(f"300vw ({data_dir})")
         if talking_face_dir is not None:
-            add("talking_face", _talking_face_video(talking_face_dir, max_frames), "shared7",
-                _shared7("talking_face"))
+            add("talking_face", lambda: _talking_face_video(talking_face_dir, max_frames),
+                "shared7", _shared7("talking_face"))
             sources.append(f"Talking Face 7 points ({talking_face_dir})")
         if not results:
             raise ValueError("No test video was found in the given folders. Received: "
                              f"data_dir={data_dir}, talking_face_dir={talking_face_dir}")
         title = f"{config.model} step {step} tracked on " + ", ".join(sources)
-    paths = write_report(results, output_dir, title)
+    title += "; " + VIDEO_CROP_LABELS["tracking"]
+    gt_table = {name: row for name, (_, row) in gt_results.items()}
+    paths = write_report(results, output_dir, title, extra={
+        "text": protocol_table({name: row for name, (_, row) in results.items()}, gt_table,
+                               restarts),
+        "json": {"crop": "tracking", "crops": dict(VIDEO_CROP_LABELS), "gt_crop": gt_table,
+                 "restarts": restarts}})
     return {"subsets": {name: row for name, (_, row) in results.items()}, "paths": paths,
-            "step": step, "videos": counts}
+            "step": step, "videos": counts, "gt_crop": gt_table, "restarts": restarts}
+
+
+def protocol_table(tracking, gt_crop, restarts=None):
+    """Text table: the tracking protocol (headline) beside the per-frame GT crop, NME and jitter.
+
+    Args:
+        tracking: ``{subset: report row}`` of the tracking protocol.
+        gt_crop: ``{subset: report row}`` of the per-frame ground-truth crop.
+        restarts: optional ``{subset: restarts of lost faces}`` (tracking protocol).
+
+    Returns:
+        str.
+
+    Example:
+        >>> import zoo.evaluation
+        >>> row = {"count": 10, "nme": 0.05, "fr@0.1": 0.1, "jitter": 0.01}
+        >>> print(zoo.evaluation.protocol_table({"S1": row}, {"S1": dict(row, nme=0.04)}))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        subset frames NME tracking % NME per-frame GT crop % jitter tracking %
+            jitter per-frame GT crop % FR@10% tracking % restarts
+        S1 10 5.00 4.00 1.00 1.00 10.00 -
+    """
+    restarts = restarts or {}
+
+    def percent(row, key):
+        return "-" if row is None or key not in row else f"{100 * row[key]:.2f}"
+
+    headers = ["subset", "frames", "NME tracking %", "NME per-frame GT crop %",
+               "jitter tracking %", "jitter per-frame GT crop %", "FR@10% tracking %",
+               "restarts"]
+    rows = []
+    for name, row in tracking.items():
+        other = gt_crop.get(name)
+        rows.append([name, str(row["count"]), percent(row, "nme"), percent(other, "nme"),
+                     percent(row, "jitter"), percent(other, "jitter"), percent(row, "fr@0.1"),
+                     str(restarts[name]) if name in restarts else "-"])
+    widths = [max(len(r[i]) for r in rows + [headers]) for i in range(len(headers))]
+    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                               for i, (cell, w) in enumerate(zip(cells, widths)))
+                     for cells in [headers] + rows)

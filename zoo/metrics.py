@@ -101,6 +101,18 @@ def _threshold(threshold, step=None):
 # ----------------------------------------------------------------------------- NME
 
 
+def _missing_box_message(scheme_name):
+    return (
+        f"Scheme {scheme_name!r} normalises NME by the face-box size, and no box size was "
+        "given: pass the dataset's box sizes as `normalizer` (AFLW: the `box_size` column of "
+        "the HRNet CSV, `meta['box_size']` of zoo.data.readers.read_aflw, in the same pixels "
+        "as the landmarks) or the face boxes as `boxes`; normalizer='box' by name uses the "
+        "landmarks' own bounding box instead. Allowed: normalizer=<(B,) box sizes>, "
+        f"boxes=<(B, 4)>, normalizer='box'. Received: scheme={scheme_name!r}, "
+        "normalizer=None, boxes=None"
+    )
+
+
 def normalizing_distance(gt, scheme=None, normalizer=None, boxes=None):
     """The per-image distance `d` that NME divides by.
 
@@ -114,12 +126,18 @@ def normalizing_distance(gt, scheme=None, normalizer=None, boxes=None):
               eye corners 36/45; WFLW 60/72; COFW 8/9);
             * `"interpupil"`: distance between the eye centres, each the mean of one of the
               scheme's `eye_groups`;
-            * `"box"`: `sqrt(w * h)` of `boxes` if given, else of the ground-truth landmarks'
-              bounding box. The AFLW protocol (SAN, HRNet) divides by the dataset's face box
-              size (the `box_size` column of the HRNet CSV, mmpose's `box_size`); pass those
-              numbers directly as `normalizer` to reproduce it;
-            * `"diagonal"`: `sqrt(w^2 + h^2)` of `boxes` or of the landmarks' bounding box;
+            * `"box"`: `sqrt(w * h)` of `boxes`. Asked for by name (`normalizer="box"`)
+              without `boxes`, the ground-truth landmarks' bounding box is used;
+            * `"diagonal"`: `sqrt(w^2 + h^2)` of `boxes` (or, asked for by name without
+              `boxes`, of the landmarks' bounding box);
             * numbers: a scalar or (B,) array of positive distances used as they are.
+
+            The AFLW protocol (SAN, HRNet) divides by the dataset's face-box size (the
+            `box_size` column of the HRNet CSV, `meta["box_size"]` of
+            `zoo.data.readers.read_aflw`, mmpose's `box_size`): pass those numbers as
+            `normalizer`, or the square boxes as `boxes`. A scheme whose own normaliser is a box
+            (`"aflw"`) with neither raises `ValueError`: the landmarks' box is smaller than the
+            face box (about 1.5x the NME on AFLW), never a silent stand-in.
         boxes: optional (B, 4) face boxes `x1, y1, x2, y2` for `"box"` / `"diagonal"`.
 
     Returns:
@@ -141,6 +159,8 @@ def normalizing_distance(gt, scheme=None, normalizer=None, boxes=None):
                 "Received: scheme=None, normalizer=None"
             )
         normalizer = scheme.normalizer
+        if normalizer in ("box", "diagonal") and boxes is None:
+            raise ValueError(_missing_box_message(scheme.name))
     if isinstance(normalizer, str):
         if normalizer not in _NORMALIZERS:
             raise ValueError(
@@ -400,8 +420,9 @@ def report(pred, gt, scheme, subsets=None, normalizer=None, boxes=None,
     Example:
         >>> import numpy as np, zoo.metrics
         >>> gt = np.random.default_rng(0).uniform(0, 256, (4, 19, 2))
+        >>> box_sizes = np.full(4, 180.0)  # AFLW: the dataset's face-box sizes
         >>> result = zoo.metrics.report(gt + 2.0, gt, "aflw", subsets=["a", "a", "b", "b"],
-        ...                             verbose=False)
+        ...                             normalizer=box_sizes, verbose=False)
         >>> sorted(result)
         ['a', 'b', 'full']
     """
@@ -520,10 +541,25 @@ def plot_ced(errors_by_name, path, threshold=0.1, step=1e-4, title=None):
     axes.grid(True, alpha=0.3)
     axes.legend(loc="lower right")
     if title:
-        axes.set_title(title)
+        _set_title_within(figure, axes, str(title))
     figure.tight_layout()
     figure.savefig(str(path), format="png")
     return str(path)
+
+
+def _set_title_within(figure, axes, title, fraction=0.95):
+    """Sets ``title`` on ``axes``, wrapped onto more lines until it fits the figure's width."""
+    import textwrap
+
+    renderer = figure.canvas.get_renderer()
+    limit = fraction * figure.bbox.width
+    width = len(title)
+    while True:
+        text = axes.set_title(textwrap.fill(title, width) if width < len(title) else title)
+        measured = text.get_window_extent(renderer).width
+        if measured <= limit or width <= 10:
+            return text
+        width = max(10, min(width - 1, int(width * limit / measured)))
 
 
 # ----------------------------------------------------------------------------- Keras metric
@@ -550,7 +586,9 @@ def nme_tensor(pred, gt, scheme, normalizer=None):
         gt: (B, N, 2) tensor.
         scheme: scheme name or `zoo.schemes.Scheme`.
         normalizer: None (the scheme's), or `"interocular"`, `"interpupil"`, `"box"` (landmark
-            bounding box), `"diagonal"`. Explicit distances: use `nme`.
+            bounding box), `"diagonal"`. Explicit distances (the AFLW protocol's face-box
+            sizes): use `nme`; a scheme normalised by the face box (`"aflw"`) with
+            `normalizer=None` raises `ValueError` (no box size here).
 
     Returns:
         (B,) float32 tensor of NMEs as fractions (no NaN checks: a zero distance gives inf).
@@ -562,6 +600,8 @@ def nme_tensor(pred, gt, scheme, normalizer=None):
         0.05
     """
     scheme = _schemes.get_scheme(scheme)
+    if normalizer is None and scheme.normalizer in ("box", "diagonal"):
+        raise ValueError(_missing_box_message(scheme.name))
     normalizer = scheme.normalizer if normalizer is None else normalizer
     if normalizer not in _NORMALIZERS:
         raise ValueError(
@@ -620,6 +660,8 @@ class NME(keras.metrics.Metric):
         if isinstance(scheme, dict):
             scheme = _schemes.Scheme.from_config(scheme)
         self._scheme = _schemes.get_scheme(scheme)
+        if normalizer is None and self._scheme.normalizer in ("box", "diagonal"):
+            raise ValueError(_missing_box_message(self._scheme.name))
         if normalizer is not None and normalizer not in _NORMALIZERS:
             raise ValueError(
                 f"`normalizer` must be None or one of {_NORMALIZERS}. "

@@ -160,9 +160,9 @@ class ServingClient:
 
     Example:
         >>> import zoo.serving_client  # doctest: +SKIP
-        >>> client = zoo.serving_client.ServingClient("http://localhost:8501",
+        >>> client = zoo.serving_client.ServingClient("http://localhost:8501",  # doctest: +SKIP
         ...                                           "aheat1d_mobile_300w", input_size=256)
-        >>> landmarks, scores = client.predict_boxes(image, [[100, 60, 220, 200]])
+        >>> landmarks, scores = client.predict_boxes(image, [[100, 60, 220, 200]])  # doctest: +SKIP
     """
 
     def __init__(self, base_url, model_name, input_size, version=None, margin=0.25, timeout=30.0):

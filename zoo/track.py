@@ -10,11 +10,14 @@ JSON).
 
 A face is lost (its track and state dropped, and the next frame re-detects) when its mean
 landmark score falls below ``--min_score`` or its landmarks leave the crop. The face detector
-also runs every ``--redetect_every`` frames to start tracks for new faces. Without trained
-weights (none are published yet) the landmarks are random: pass ``--weights``.
+also runs every ``--redetect_every`` frames to start tracks for new faces. By default it uses
+the trained weights the package ships (the mobile tracker's, else the mobile detector's wrapped
+with a zero refinement), offline; a preset without trained weights warns that its landmarks are
+random: pass ``--weights``.
 """
 import argparse
 import csv
+import io
 import json
 import os
 import sys
@@ -22,6 +25,7 @@ import sys
 import cv2
 import numpy as np
 
+from zoo import _console
 from zoo import faces as _faces
 
 
@@ -178,6 +182,49 @@ def flicker(landmarks, normalizer):
     return float(np.mean(steps / normalizer[:, None, None]))
 
 
+def jitter(predicted, truth, normalizer):
+    """Mean frame-to-frame motion error, normalised: the jitter of landmarks on a moving face.
+
+    ``mean over t >= 1 and n of ||(p_{t,n} - p_{t-1,n}) - (g_{t,n} - g_{t-1,n})|| / d_t``: the
+    part of the predicted motion that the face did not make. On a still face (``g`` constant)
+    it is :func:`flicker`; a prediction with a constant offset from the truth has none.
+
+    Args:
+        predicted: ``(T, N, 2)`` or ``(B, T, N, 2)``, T >= 2.
+        truth: the ground truth, same shape.
+        normalizer: scalar, ``(B,)`` per clip or ``(B, T)`` per frame (e.g. the inter-ocular
+            distance; frame t's step is divided by ``d_t``).
+
+    Returns:
+        float: the jitter as a fraction of ``normalizer``.
+
+    Example:
+        >>> import numpy as np, zoo.track
+        >>> truth = np.cumsum(np.ones((3, 2, 2)), axis=0)  # the face moves 1 px per frame
+        >>> zoo.track.jitter(truth + 5.0, truth, normalizer=10.0)  # offset, no jitter
+        0.0
+    """
+    predicted = np.asarray(predicted, np.float64)
+    truth = np.asarray(truth, np.float64)
+    if predicted.shape != truth.shape:
+        raise ValueError(f"`predicted` and `truth` must have one shape. Received: "
+                         f"predicted.shape={predicted.shape}, truth.shape={truth.shape}")
+    if predicted.ndim == 3:
+        predicted, truth = predicted[None], truth[None]
+    if predicted.ndim != 4 or predicted.shape[-1] != 2 or predicted.shape[1] < 2:
+        raise ValueError("`predicted` must be (T, N, 2) or (B, T, N, 2) with T >= 2. "
+                         f"Received: predicted.shape={np.shape(predicted)}")
+    count, length = predicted.shape[:2]
+    normalizer = np.asarray(normalizer, np.float64)
+    normalizer = normalizer[:, None] if normalizer.ndim == 1 else normalizer
+    normalizer = np.broadcast_to(normalizer, (count, length))
+    if not np.all(normalizer > 0):
+        raise ValueError(f"`normalizer` must be > 0. Received: normalizer={normalizer}")
+    error = np.diff(predicted, axis=1) - np.diff(truth, axis=1)  # (B, T - 1, N, 2)
+    steps = np.linalg.norm(error, axis=-1) / normalizer[:, 1:, None]
+    return float(np.mean(steps))
+
+
 def _open_capture(source):
     capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
     if not capture.isOpened():
@@ -206,14 +253,21 @@ def parse_args(argv=None):
     parser.add_argument("--max_frames", type=int, default=None, help="stop after this many")
     parser.add_argument("--fps", type=float, default=None, help="output fps (default: input's)")
     parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--verbose", action="store_true", help=_console.VERBOSE_HELP)
     return parser.parse_args(argv)
 
 
 def _default_model():
     from zoo.models import presets
 
-    trackers = [n for n in presets.list_models() if "tracker" in n and "mobile" in n]
-    return trackers[0] if trackers else "aheat1d_mobile_300w"
+    from zoo import weights
+
+    # The mobile tracker when it has trained weights, else the mobile detector with its shipped
+    # weights (load_tracker wraps it with a zero refinement: it tracks as it detects).
+    trackers = [n for n in presets.list_models()
+                if presets.find_architecture(n).task == "clip" and "mobile" in n]
+    trained = [n for n in trackers if weights.has_trained_weights(presets.get_preset(n))]
+    return trained[0] if trained else "aheat1d_mobile_300w"
 
 
 def run(args):
@@ -241,11 +295,15 @@ def run(args):
         total = min(total, args.max_frames) if total else args.max_frames
     num = info["num_landmarks"]
     header = ["frame", "face_id"] + [f"{a}{i}" for i in range(num) for a in "xy"] + ["score"]
-    writer, csv_file, records, rows, frame_index = None, None, [], 0, 0
+    writer, csv_file, json_file, rows, frame_index = None, None, None, 0, 0
+    # Both tables are written and flushed frame by frame, each a whole frame per write, so a
+    # run killed mid-video leaves them valid up to the last written frame (issue 17).
     if args.csv:
         csv_file = open(args.csv, "w", newline="", encoding="utf-8")
-        csv_writer = csv.writer(csv_file)
-        csv_writer.writerow(header)
+        csv.writer(csv_file).writerow(header)
+        csv_file.flush()
+    if args.json:
+        json_file = _FrameJSON(args.json, {"model": info["name"], "weights": info["weights"]})
     scheme = info["scheme"]
     try:
         with tqdm.tqdm(total=total, unit="frame", disable=args.no_progress) as progress:
@@ -256,19 +314,23 @@ def run(args):
                 rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
                 faces = tracker.step(rgb)
                 drawn = rgb
-                frame_record = []
+                frame_record, frame_rows = [], io.StringIO()
                 for face_id, points, scores in faces:
                     drawn = zoo.draw.draw_landmarks(drawn, points, scheme=scheme, scores=scores)
                     score = float(scores.mean())
                     if args.csv:
-                        csv_writer.writerow([frame_index, face_id]
-                                            + [f"{v:.3f}" for v in points.reshape(-1)]
-                                            + [f"{score:.4f}"])
+                        csv.writer(frame_rows).writerow([frame_index, face_id]
+                                                        + [f"{v:.3f}" for v in points.reshape(-1)]
+                                                        + [f"{score:.4f}"])
                     frame_record.append({"face_id": int(face_id),
                                          "landmarks": np.round(points, 3).tolist(),
                                          "score": score})
                     rows += 1
-                records.append({"frame": frame_index, "faces": frame_record})
+                if csv_file is not None:
+                    csv_file.write(frame_rows.getvalue())
+                    csv_file.flush()
+                if json_file is not None:
+                    json_file.append({"frame": frame_index, "faces": frame_record})
                 if writer is None:
                     writer = _open_writer(args.output, fps, drawn.shape[1], drawn.shape[0])
                 writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
@@ -280,12 +342,35 @@ def run(args):
             writer.release()
         if csv_file is not None:
             csv_file.close()
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump({"model": info["name"], "weights": info["weights"], "frames": records},
-                      handle)
+        if json_file is not None:
+            json_file.close()
     return {"frames": frame_index, "rows": rows, "model": info["name"],
             "weights": info["weights"]}
+
+
+class _FrameJSON:
+    """The ``--json`` file, a valid JSON document after every frame.
+
+    ``{"model": ..., "weights": ..., "frames": [...]}``: each frame record is written over the
+    closing ``]}`` together with a new ``]}``, in one write, and flushed.
+    """
+
+    def __init__(self, path, header):
+        self._file = open(path, "wb")
+        head = json.dumps(dict(header, frames=[])).encode("ascii")  # ends with b"[]}"
+        self._file.write(head)
+        self._file.flush()
+        self._end, self._empty = len(head), True
+
+    def append(self, record):
+        text = ("" if self._empty else ",") + json.dumps(record) + "]}"
+        self._file.seek(self._end - 2)
+        self._file.write(text.encode("ascii"))
+        self._file.flush()
+        self._end, self._empty = self._end - 2 + len(text), False
+
+    def close(self):
+        self._file.close()
 
 
 def _open_writer(path, fps, width, height):
@@ -301,7 +386,13 @@ def _open_writer(path, fps, width, height):
 def main(argv=None):
     """Command-line entry point; returns the process exit code."""
     args = parse_args(argv)
-    summary = run(args)
+    try:
+        summary = run(args)
+    except (ValueError, OSError) as error:  # a bad input: its message, not a traceback
+        if args.verbose:
+            raise
+        print(f"python -m zoo.track: error: {error}", file=sys.stderr)
+        return 2
     print(f"Tracked {summary['frames']} frames, {summary['rows']} face rows with "
           f"{summary['model']} (weights: {summary['weights']}) -> {args.output}",
           file=sys.stderr)

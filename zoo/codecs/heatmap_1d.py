@@ -6,15 +6,24 @@ The marginal of an isotropic 2D Gaussian is a 1D Gaussian with the same ``sigma`
 it to a **continuous peak of 1** (divide by ``sum_y exp(-(y - q)^2 / 2 sigma^2)``), so targets
 lie in ``[0, 1]`` like 2D heatmap targets and do not depend on ``sigma`` in scale.
 
-``sigma`` is in heatmap **bins**. The paper gives no value; the default is
-``max(1, 2 * L / F)`` bins, i.e. 2 input pixels whatever the resolution (6 bins for the paper's
-``L = 3F = 768``), so the peak's width in the image stays the same when ``L`` grows.
+``sigma`` is in **input pixels** (``sigma * L / F`` bins), the same unit for every L and for
+the 2D codec. The paper gives no value (Eq. 2 only names sigma). The default,
+``zoo.codecs.base.default_sigma``, is ``F / 64`` = 4 px at F = 256: one bin at Table 1's
+coarsest L = 64 and 12 bins at the paper's L = 3F = 768, the stacked hourglass' width
+(sigma = 1 bin on 64 x 64 maps) that FAN uses. Before issue 11 sigma was in bins with the
+default ``max(1, 2 L / F)`` (4 px at L = 64, 2 px at L >= 128), so the rows of Table 1 also
+differed in target width; a preset or ``--sigma`` can still set any width.
 
-Decoding: Eq. 7, ``p = argmax(h^x) * F / L``, written with the bin-centre convention of
-``zoo.codecs.base`` (``p = (argmax + 0.5) * F / L - 0.5``), plus (on by default) a sub-bin
-refinement: the vertex of the parabola through the log values at the argmax and its two
-neighbours. A Gaussian is a parabola in log space, so that fit is exact on clean targets and
-is a local, graph-friendly operation (one-hot gathers, no loops).
+Decoding (``decode_method``):
+
+* ``"argmax"`` (``refine=False``): the paper's Eq. 7, ``p = argmax(h^x) * F / L``, written
+  with the bin-centre convention of ``zoo.codecs.base`` (``p = (argmax + 0.5) * F / L - 0.5``).
+  Its error is up to half a bin, so it shrinks as L grows: Table 1's trend.
+* ``"refined"`` (``refine=True``, the default of the presets): argmax plus the vertex of the
+  parabola through the log values at the argmax and its two neighbours. A Gaussian is a
+  parabola in log space, so the fit is exact on clean targets (no quantisation error at any
+  L, which hides the paper's trend on clean data) and is a local, graph-friendly operation
+  (one-hot gathers, no loops). Not in the paper.
 """
 from keras import ops
 
@@ -27,12 +36,13 @@ class Heatmap1DCodec(base.Codec):
 
     Args:
         input_size: int, side ``F`` of the square network input in pixels.
-        heatmap_size: int, length ``L`` of each 1D heatmap. ``L`` must be an integer multiple
-            or an integer divisor of ``F`` (the paper uses ``L = 3F``).
-        sigma: float or None, Gaussian standard deviation in heatmap bins; None gives
-            ``max(1, 2 * L / F)`` (2 input pixels).
-        refine: bool, sub-bin log-parabola refinement in ``decode`` (default True); False is
-            the paper's plain argmax (Eq. 7).
+        heatmap_size: int, length ``L`` of each 1D heatmap: a multiple of ``F / 4`` (Table 1:
+            64, 128, 256, 384, 512, 640, 768 at F = 256; the paper's default ``L = 3F``) or an
+            integer divisor of ``F``.
+        sigma: float or None, Gaussian standard deviation in **input pixels** (``sigma * L /
+            F`` bins); None gives ``F / 64`` (4 px at F = 256) for every L.
+        refine: bool, sub-bin log-parabola refinement in ``decode`` (default True, decode
+            method ``"refined"``); False is the paper's plain argmax (Eq. 7, ``"argmax"``).
         num_landmarks: optional int; when given, ``encode`` checks ``N``.
 
     Returns from ``encode``: ``{"x": (N, L), "y": (N, L)}`` float32.
@@ -48,6 +58,8 @@ class Heatmap1DCodec(base.Codec):
         >>> coords, scores = codec.decode(batch)
         >>> bool(np.abs(np.asarray(coords)[0] - [[142.84, 188.72]]).max() < 1e-3)
         True
+        >>> codec.sigma, codec.sigma_bins, codec.with_decode("argmax").decode_method
+        (4.0, 12.0, 'argmax')
 
     Reference:
         Yin et al., "Attentive One-Dimensional Heatmap Regression for Facial Landmark
@@ -56,19 +68,33 @@ class Heatmap1DCodec(base.Codec):
 
     target_keys = ("x", "y")
     target_ranks = (3, 3)
+    size_fields = {"heatmap_size": ("x", -1)}  # L, read off a model by fit_to
+    resized_defaults = ("sigma",)  # input pixels at input_size
+    decode_methods = ("argmax", "refined")
 
     def __init__(self, input_size, heatmap_size, sigma=None, refine=True, num_landmarks=None):
         self.input_size = base.check_positive_int("input_size", input_size)
         self.heatmap_size = base.check_positive_int("heatmap_size", heatmap_size)
-        base.check_commensurate(self.input_size, self.heatmap_size)
-        if sigma is None:
-            sigma = max(1.0, 2.0 * self.heatmap_size / self.input_size)
-        self.sigma = base.check_positive_float("sigma", sigma)
+        base.check_commensurate(self.input_size, self.heatmap_size, quarter_steps=True)
+        self.sigma = base.check_sigma(sigma, self.input_size)
         if not isinstance(refine, bool):
             raise ValueError(f"`refine` must be a bool. Received: refine={refine!r}")
         self.refine = refine
         self.num_landmarks = (None if num_landmarks is None
                               else base.check_positive_int("num_landmarks", num_landmarks))
+
+    @property
+    def sigma_bins(self):
+        """``sigma`` in heatmap bins (``sigma * L / F``)."""
+        return self.sigma * self.heatmap_size / self.input_size
+
+    @property
+    def decode_method(self):
+        """``"refined"`` or ``"argmax"`` (Eq. 7)."""
+        return "refined" if self.refine else "argmax"
+
+    def _decode_fields(self, method):
+        return {"refine": method == "refined"}
 
     def encode(self, landmarks):
         """Landmarks ``(N, 2)`` in input pixels -> ``{"x": (N, L), "y": (N, L)}`` (TF ops).
@@ -86,7 +112,7 @@ class Heatmap1DCodec(base.Codec):
         landmarks = base.check_landmarks(landmarks, self.num_landmarks)
         centres = base.to_heatmap_coordinate(landmarks, self.input_size, self.heatmap_size)
         # Eq. 12 with Eq. 2: the marginal of the separable 2D Gaussian is a 1D Gaussian.
-        vectors = base.gaussian_1d(centres, self.heatmap_size, self.sigma)  # (N, 2, L)
+        vectors = base.gaussian_1d(centres, self.heatmap_size, self.sigma_bins)  # (N, 2, L)
         return {"x": vectors[:, 0], "y": vectors[:, 1]}
 
     def decode(self, outputs):

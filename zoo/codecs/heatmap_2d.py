@@ -2,14 +2,22 @@
 
 Target: ``H*(x, y) = exp(-((x - u)^2 + (y - v)^2) / (2 sigma^2))`` with peak 1, ``(u, v)`` the
 continuous heatmap coordinate of the landmark (no rounding; convention in
-``zoo.codecs.base``), ``sigma`` in heatmap bins (default 1.5, HRNet's 300W setting for 64x64).
-Heatmaps are square (``heatmap_size`` x ``heatmap_size``) and channels last ``(H, W, N)``.
+``zoo.codecs.base``). Heatmaps are square (``heatmap_size`` x ``heatmap_size``) and channels
+last ``(H, W, N)``.
 
-Decoding methods (``method``):
+``sigma`` is in **input pixels** (``sigma * heatmap_size / F`` bins), as in the 1D codec. The
+default ``zoo.codecs.base.default_sigma`` is ``F / 64``: 4 px at F = 256, 1 bin on a 64 x 64
+map (the stacked hourglass setting FAN inherits; HRNet's 300W config uses 1.5 bins = 6 px)
+and 2 bins on 128 x 128. Before issue 11 sigma was 1.5 *bins* whatever the size (6 px at 64,
+3 px at 128), so Table 1's 2D columns also differed in target width from each other and from
+the 1D ones; a preset or ``--sigma`` can still set HRNet's 6 px.
+
+Decoding methods (``method``, also ``decode_method``):
 
 * ``"argmax"``: the bin of the maximum (the 2D counterpart of Eq. 7).
-* ``"quarter_offset"``: argmax moved a quarter bin towards the larger neighbour on each axis
-  (HRNet's / hourglass' ``get_final_preds``; not applied on the border bins).
+* ``"quarter_offset"`` (default; FAN's decoder): argmax moved a quarter bin towards the larger
+  neighbour on each axis (FAN's ``get_preds_fromhm``, HRNet's ``get_final_preds``; not applied
+  on the border bins).
 * ``"parabola"``: log-parabola vertex along the row and the column through the argmax (exact on
   a Gaussian; same fit as the 1D codec).
 * ``"integral"``: integral regression / soft-argmax, the expectation of the bin coordinates with
@@ -32,7 +40,8 @@ class Heatmap2DCodec(base.Codec):
     Args:
         input_size: int, side ``F`` of the square network input in pixels.
         heatmap_size: int, side of the square heatmap; an integer multiple or divisor of ``F``.
-        sigma: float, Gaussian standard deviation in heatmap bins (default 1.5).
+        sigma: float or None, Gaussian standard deviation in **input pixels** (``sigma *
+            heatmap_size / F`` bins); None gives ``F / 64`` (4 px at F = 256, 1 bin at 64).
         method: one of ``"argmax"``, ``"quarter_offset"`` (default), ``"parabola"``,
             ``"integral"``.
         integral_beta: float or None; for ``method="integral"`` use ``softmax(beta * H)`` as
@@ -52,6 +61,8 @@ class Heatmap2DCodec(base.Codec):
         >>> coords, scores = codec.decode({"heatmap": target[None]})
         >>> bool(np.abs(np.asarray(coords) - [[[100.0, 50.0]]]).max() <= 2.0)
         True
+        >>> codec.sigma, codec.sigma_bins
+        (4.0, 1.0)
 
     Reference:
         Yin et al., ACM MM 2020, Eq. 1-5; Sun et al., "Deep High-Resolution Representation
@@ -60,13 +71,16 @@ class Heatmap2DCodec(base.Codec):
 
     target_keys = ("heatmap",)
     target_ranks = (4,)
+    size_fields = {"heatmap_size": ("heatmap", 0)}  # H (= W), read off a model by fit_to
+    resized_defaults = ("sigma",)  # input pixels at input_size
+    decode_methods = METHODS
 
-    def __init__(self, input_size, heatmap_size, sigma=1.5, method="quarter_offset",
+    def __init__(self, input_size, heatmap_size, sigma=None, method="quarter_offset",
                  integral_beta=None, num_landmarks=None):
         self.input_size = base.check_positive_int("input_size", input_size)
         self.heatmap_size = base.check_positive_int("heatmap_size", heatmap_size)
         base.check_commensurate(self.input_size, self.heatmap_size)
-        self.sigma = base.check_positive_float("sigma", sigma)
+        self.sigma = base.check_sigma(sigma, self.input_size)
         if method not in METHODS:
             raise ValueError(f"Unknown decoding `method`; use one of {METHODS}. Received: "
                              f"method={method!r}")
@@ -75,6 +89,19 @@ class Heatmap2DCodec(base.Codec):
                               else base.check_positive_float("integral_beta", integral_beta))
         self.num_landmarks = (None if num_landmarks is None
                               else base.check_positive_int("num_landmarks", num_landmarks))
+
+    @property
+    def sigma_bins(self):
+        """``sigma`` in heatmap bins (``sigma * heatmap_size / F``)."""
+        return self.sigma * self.heatmap_size / self.input_size
+
+    @property
+    def decode_method(self):
+        """The decoding ``method``."""
+        return self.method
+
+    def _decode_fields(self, method):
+        return {"method": method}
 
     def encode(self, landmarks):
         """Landmarks ``(N, 2)`` in input pixels -> ``{"heatmap": (H, W, N)}`` (TF ops).
@@ -91,7 +118,7 @@ class Heatmap2DCodec(base.Codec):
         tf = base.tf_module()
         landmarks = base.check_landmarks(landmarks, self.num_landmarks)
         centres = base.to_heatmap_coordinate(landmarks, self.input_size, self.heatmap_size)
-        profiles = base.gaussian_1d(centres, self.heatmap_size, self.sigma)  # (N, 2, S)
+        profiles = base.gaussian_1d(centres, self.heatmap_size, self.sigma_bins)  # (N, 2, S)
         # Eq. 2 is separable: H*(x, y) = g(x - u) g(y - v).
         heatmap = profiles[:, 1, :, None] * profiles[:, 0, None, :]  # (N, H, W)
         return {"heatmap": tf.transpose(heatmap, [1, 2, 0])}

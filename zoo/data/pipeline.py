@@ -39,7 +39,7 @@ from zoo.data import transforms
 from zoo.data.sample import Sample
 from zoo.data.transforms import AugmentConfig
 
-CROP_MODES = ("box", "landmarks", "image")
+CROP_MODES = ("box", "landmarks", "image", "frame_box")
 
 
 def _resolve_scheme(scheme):
@@ -127,6 +127,7 @@ def samples_to_dataset(samples):
     samples = list(samples)
     if not samples or not all(isinstance(s, Sample) for s in samples):
         raise ValueError(f"Expected a non-empty list of zoo.data.Sample. Received: samples={samples[:2]!r}")
+    _check_samples(samples)
     landmarks = np.stack([np.asarray(s.landmarks, np.float32) for s in samples])
     visibility = np.stack([
         np.ones(len(s.landmarks), np.float32) if s.visibility is None else np.asarray(s.visibility, np.float32)
@@ -159,14 +160,40 @@ def samples_to_dataset(samples):
         "box": tf.TensorSpec((4,), tf.float32)})
 
 
+def _check_samples(samples):
+    """Fails early, naming the sample, on what would otherwise break inside ``tf.data``."""
+    import os
+
+    from zoo.data.readers.common import check_box_in_image, check_landmarks, data_error
+
+    num_landmarks = None
+    for index, sample in enumerate(samples):
+        is_path = isinstance(sample.image, (str, bytes, os.PathLike))
+        where = f"samples[{index}]" + (f" ({os.fsdecode(sample.image)})" if is_path else "")
+        landmarks = check_landmarks(sample.landmarks, path=where)  # shape, NaN / inf
+        if num_landmarks is None:
+            num_landmarks = len(landmarks)
+        elif len(landmarks) != num_landmarks:
+            raise data_error("wrong point count", f"expected {num_landmarks} (as samples[0]), "
+                             f"found {len(landmarks)}", where)
+        if is_path and not os.path.isfile(sample.image):
+            raise data_error("missing image", "no such file", where)
+        if not is_path and np.ndim(sample.image) in (2, 3):  # one image (not a clip)
+            box = sample.box if sample.box is not None else np.concatenate(
+                [landmarks.min(0), landmarks.max(0)])
+            check_box_in_image(box, np.shape(sample.image), where)
+
+
 def _as_dataset(source):
     if isinstance(source, tf.data.Dataset):
         return source
     if isinstance(source, (list, tuple)) and source and isinstance(source[0], Sample):
         return samples_to_dataset(source)
+    received = f"an empty {type(source).__name__}" if isinstance(source, (list, tuple)) \
+        and not source else type(source).__name__
     raise ValueError(
-        "source must be a tf.data.Dataset or a list of zoo.data.Sample. Received: "
-        f"source={type(source).__name__}")
+        "source must be a tf.data.Dataset or a non-empty list of zoo.data.Sample. Received: "
+        f"source={received}")
 
 
 class _Processor:
@@ -175,6 +202,9 @@ class _Processor:
     def __init__(self, codec, scheme, input_size, augment, crop_from, margin, return_metadata, clip):
         if crop_from not in CROP_MODES:
             raise ValueError(f"crop_from must be one of {CROP_MODES}. Received: crop_from={crop_from!r}")
+        if crop_from == "frame_box" and not clip:
+            raise ValueError("crop_from='frame_box' (one crop per frame) is for clips "
+                             "(make_clip_dataset). Received: crop_from='frame_box'")
         if margin < 0:
             raise ValueError(f"margin must be >= 0. Received: margin={margin}")
         if int(input_size) < 8:
@@ -202,6 +232,10 @@ class _Processor:
             return transforms.crop_matrix(center, tf.maximum(height, width), self.input_size)
         if self.crop_from == "landmarks":
             box = transforms.landmark_box(landmarks)
+        if self.crop_from == "frame_box":  # clips: frame t cropped from its own box (a tracker)
+            center, size = transforms.square_box(box, self.margin)
+            return tf.stack([transforms.crop_matrix(center[t], size[t], self.input_size)
+                             for t in range(box.shape[0])])
         if self.clip:  # one crop for the whole clip: the union of the per-frame boxes
             box = tf.concat([tf.reduce_min(box[:, :2], 0), tf.reduce_max(box[:, 2:], 0)], 0)
         center, size = transforms.square_box(box, self.margin)
@@ -221,9 +255,16 @@ class _Processor:
             seed = tf.stack([random_seed, tf.bitwise.right_shift(random_seed, 32)])
             params = transforms.draw_parameters(self.augment, seed, self.input_size,
                                                 flip_allowed=self.permutation is not None)
+            if transforms.perturbs_box(self.augment):  # a loose face box (RDFN's setting)
+                matrix = transforms.compose(transforms.box_perturbation_matrix(
+                    self.augment, seed, self.input_size, self.margin), matrix)
             matrix = transforms.compose(transforms.augmentation_matrix(
                 self.input_size, params["angle"], params["scale"], params["shift"], params["flip"]), matrix)
-        image = transforms.warp(element["image"], matrix, self.input_size)
+        if matrix.shape.rank == 3:  # one matrix per frame ("frame_box")
+            image = tf.stack([transforms.warp(element["image"][t], matrix[t], self.input_size)
+                              for t in range(matrix.shape[0])])
+        else:
+            image = transforms.warp(element["image"], matrix, self.input_size)
         crop_landmarks = transforms.transform_landmarks(landmarks, matrix)
         if params is not None and self.permutation is not None:
             # Mirrored coordinates come from the matrix; the permutation swaps left/right names.
@@ -346,7 +387,9 @@ def make_clip_dataset(source, codec, scheme=None, clip_length=None, input_size=2
         input_size, batch_size, augment, training, crop_from, margin, cache, shuffle, seed,
         return_metadata, num_parallel_calls, prefetch, drop_remainder, repeat, num_threads: as in
             ``make_dataset``; the crop is the union of the clip's boxes, the matrix ``(2, 3)`` is
-            shared by all frames.
+            shared by all frames; ``crop_from="frame_box"`` crops every frame from its own
+            ``box`` instead (a tracker's crop, e.g. around the previous frame's landmarks:
+            matrices ``(T, 2, 3)``), with the clip's one augmentation on top.
 
     Returns:
         ``tf.data.Dataset`` of ``(clips (B, T, F, F, 3) float32, targets (B, T, ...))``.

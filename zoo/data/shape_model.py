@@ -107,7 +107,7 @@ def read_hrnet_csv(path):
         (M, N, 2) float32 array of landmarks.
 
     Example:
-        >>> shapes = zoo.data.shape_model.read_hrnet_csv("face_landmarks_300w_test.csv")
+        >>> shapes = zoo.data.shape_model.read_hrnet_csv("face_landmarks_300w_test.csv")  # doctest: +SKIP
     """
     rows = []
     with open(path, newline="", encoding="utf-8") as handle:
@@ -194,7 +194,7 @@ def fit_and_save(csv_paths, path=DEFAULT_PATH, num_modes=12):
         The fitted ``ShapeModel``.
 
     Example:
-        >>> zoo.data.shape_model.fit_and_save(["face_landmarks_300w_test.csv"], "/tmp/m.npz")
+        >>> zoo.data.shape_model.fit_and_save(["face_landmarks_300w_test.csv"], "/tmp/m.npz")  # doctest: +SKIP
     """
     shapes = np.concatenate([read_hrnet_csv(p) for p in csv_paths])
     model = fit_shape_model(shapes, num_modes=num_modes)

@@ -433,7 +433,7 @@ class SynthFace:
             (N,) bool array.
 
         Example:
-            >>> zoo.data.synthface.SynthFace.occluded(np.zeros((68, 2)), None).any()
+            >>> bool(zoo.data.synthface.SynthFace.occluded(np.zeros((68, 2)), None).any())
             False
         """
         if occluder is None:

@@ -144,7 +144,7 @@ def crop_face(image, landmarks, box=None, size=256, margin=0.25):
         matrix (2, 3) float32 image -> crop)``. Areas outside the image are black.
 
     Example:
-        >>> crop, points, matrix = zoo.data.tfrecord.crop_face(image, sample.landmarks)
+        >>> crop, points, matrix = zoo.data.tfrecord.crop_face(image, sample.landmarks)  # doctest: +SKIP
     """
     if box is None:
         box = landmark_box(landmarks)
@@ -220,7 +220,7 @@ def serialize_example(
         bytes.
 
     Example:
-        >>> record = zoo.data.tfrecord.serialize_example(crop, points, matrix, box)
+        >>> record = zoo.data.tfrecord.serialize_example(crop, points, matrix, box)  # doctest: +SKIP
     """
     if image_format not in ("jpeg", "png"):
         raise ValueError(f"`image_format` must be 'jpeg' or 'png'. Received: image_format={image_format}")
@@ -278,7 +278,7 @@ def parse_example(serialized):
         ``subset``, ``meta`` (JSON text).
 
     Example:
-        >>> ds = tf.data.TFRecordDataset(files).map(zoo.data.tfrecord.parse_example)
+        >>> ds = tf.data.TFRecordDataset(files).map(zoo.data.tfrecord.parse_example)  # doctest: +SKIP
     """
     parsed = tf.io.parse_single_example(serialized, FEATURES)
     image = tf.io.decode_image(parsed["image/encoded"], channels=3, expand_animations=False)
@@ -323,7 +323,7 @@ class ShardWriter:
         num_shards: number of files (>= 1).
 
     Example:
-        >>> with zoo.data.tfrecord.ShardWriter("/tmp/out", "300w_train", 4) as writer:
+        >>> with zoo.data.tfrecord.ShardWriter("/tmp/out", "300w_train", 4) as writer:  # doctest: +SKIP
         ...     writer.write(record)
     """
 
@@ -431,8 +431,8 @@ def write_samples(
         The ``ReadReport``.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_300w(root, "train")
-        >>> zoo.data.tfrecord.write_samples(samples, "/tmp/tfr", "300w_train", "300w",
+        >>> samples, report = zoo.data.readers.read_300w(root, "train")  # doctest: +SKIP
+        >>> zoo.data.tfrecord.write_samples(samples, "/tmp/tfr", "300w_train", "300w",  # doctest: +SKIP
         ...                                 "300w", "train", report=report)
     """
     if crop_box not in ("landmarks", "box"):
@@ -441,6 +441,13 @@ def write_samples(
         raise ValueError(f"`num_workers` must be >= 1. Received: num_workers={num_workers}")
     if report is None:
         report = ReadReport()
+    if hasattr(samples, "__len__") and len(samples) == 0:
+        # An empty split (a wrong dataset root) is an error, not a set of empty shards.
+        first = f"; first skip: {report.examples[0]}" if report.examples else ""
+        raise ValueError(
+            f"No faces to write for {prefix!r}: the reader kept none "
+            f"({'; '.join(line.strip() for line in report.summary().splitlines())}{first}). "
+            "Expected: at least one sample (check the dataset root). Received: samples=[]")
     if total is None and hasattr(samples, "__len__"):
         total = len(samples)
     bar = None
@@ -502,7 +509,7 @@ def make_dataset(file_pattern, shuffle_files=False, seed=None):
         ``tf.data.Dataset`` of ``parse_example`` dicts.
 
     Example:
-        >>> ds = zoo.data.tfrecord.make_dataset("/data/tfr/300w_train-*.tfrecord")
+        >>> ds = zoo.data.tfrecord.make_dataset("/data/tfr/300w_train-*.tfrecord")  # doctest: +SKIP
     """
     files = sorted(tf.io.gfile.glob(file_pattern))
     if not files:

@@ -43,6 +43,11 @@ class AugmentConfig:
         occlusion_probability: chance of an occluding rectangle.
         occlusion_size: (min, max) side of the rectangle as a fraction of the crop.
         mark_occluded: set the visibility of landmarks under the rectangle to 0.
+        box_shift: loose face boxes (off by default): max shift of the crop's box centre per
+            axis, as a fraction of the box side (uniform in ``[-box_shift, box_shift]``;
+            0.25 = the +-25 % of RDFN's robustness setting). See ``box_perturbation_matrix``.
+        box_scale: ``(min, max)`` factor on the box side (uniform; ``(1, 1)`` = off; e.g.
+            ``(0.75, 1.35)``): > 1 takes a larger box, so the face looks smaller.
 
     Example:
         >>> config = zoo.data.transforms.AugmentConfig(rotation=15.0, flip_probability=0.0)
@@ -62,6 +67,8 @@ class AugmentConfig:
     occlusion_probability: float = 0.3
     occlusion_size: tuple = (0.1, 0.4)
     mark_occluded: bool = True
+    box_shift: float = 0.0
+    box_scale: tuple = (1.0, 1.0)
 
     def __post_init__(self):
         for name in ("rotation", "scale", "translation", "brightness", "contrast", "saturation",
@@ -78,6 +85,13 @@ class AugmentConfig:
         if not 0.0 < low <= high <= 1.0:
             raise ValueError(
                 f"occlusion_size must satisfy 0 < min <= max <= 1. Received: occlusion_size={self.occlusion_size}")
+        if not 0.0 <= self.box_shift <= 1.0:
+            raise ValueError(f"box_shift must be in [0, 1]. Received: box_shift={self.box_shift}")
+        object.__setattr__(self, "box_scale", tuple(float(v) for v in self.box_scale))
+        low, high = self.box_scale
+        if not 0.0 < low <= high:
+            raise ValueError(
+                f"box_scale must satisfy 0 < min <= max. Received: box_scale={self.box_scale}")
 
     @classmethod
     def none(cls):
@@ -207,7 +221,7 @@ def compose(*matrices):
 
     Example:
         >>> shift = [[1.0, 0.0, 2.0], [0.0, 1.0, 0.0]]
-        >>> zoo.data.transforms.compose(shift, shift).numpy()[0, 2]
+        >>> float(zoo.data.transforms.compose(shift, shift).numpy()[0, 2])
         4.0
     """
     result = to_3x3(matrices[-1])
@@ -394,7 +408,7 @@ def colour_matrix(saturation=1.0, hue=0.0, grayscale=False):
         float32 ``(3, 3)`` to right-multiply row RGB vectors: ``rgb' = rgb @ M``.
 
     Example:
-        >>> zoo.data.transforms.colour_matrix().numpy().round(5).tolist()[0]
+        >>> (zoo.data.transforms.colour_matrix().numpy().round(5) + 0.0).tolist()[0]
         [1.0, 0.0, 0.0]
     """
     saturation = tf.where(tf.cast(grayscale, tf.bool), 0.0, _as_float(saturation))
@@ -588,6 +602,45 @@ def draw_parameters(config, seed, output_size, flip_allowed=True):
         "occluder_size": (low + (high - low) * tf.stack([u[14], u[16]])) * size,
         "occluder_colour": tf.stack([u[17], u[18], u[NUM_RANDOM]]) * 255.0,
     }
+
+
+def perturbs_box(config):
+    """Whether ``config`` jitters the crop box (``box_shift`` or ``box_scale`` set)."""
+    return config.box_shift > 0 or tuple(config.box_scale) != (1.0, 1.0)
+
+
+def box_perturbation_matrix(config, seed, output_size, margin=0.25):
+    """Crop-space matrix of a loose face box: the box shifted and rescaled at random.
+
+    The crop of side ``F`` holds the face box of side ``b = F / (1 + margin)`` around its
+    centre ``c``. A loose box moves its centre by ``d * b`` (``d`` uniform in
+    ``[-box_shift, box_shift]`` per axis) and scales its side by ``k`` (uniform in
+    ``box_scale``); cropping that box instead is ``x' = (x - c - d b) / k + c``. The draw uses
+    its own stream (``stateless_fold_in(seed, 1)``), so turning it on leaves every other
+    augmentation parameter as it was.
+
+    Args:
+        config: ``AugmentConfig``.
+        seed: int ``(2,)`` tensor (the augmentation seed).
+        output_size: crop side ``F``.
+        margin: the crop's margin around the box.
+
+    Returns:
+        float32 ``(2, 3)`` to compose after the crop matrix.
+
+    Example:
+        >>> config = zoo.data.transforms.AugmentConfig(box_shift=0.25, box_scale=(0.75, 1.35))
+        >>> m = zoo.data.transforms.box_perturbation_matrix(config, tf.constant([0, 1]), 128)
+        >>> tuple(m.shape)
+        (2, 3)
+    """
+    u = tf.random.stateless_uniform([3], seed=tf.random.experimental.stateless_fold_in(
+        tf.cast(seed, tf.int64), 1))
+    side = float(output_size) / (1.0 + float(margin))
+    shift = (2.0 * u[:2] - 1.0) * config.box_shift * side
+    low, high = (float(v) for v in config.box_scale)
+    factor = low + (high - low) * u[2]
+    return augmentation_matrix(output_size, 0.0, 1.0 / factor, -shift / factor)
 
 
 def photometric(image, params, config, landmarks=None, visibility=None):

@@ -5,10 +5,10 @@ for quantised LiteRT) and writes nothing when the check fails or the target exis
 
 Example:
     >>> import zoo, zoo.export  # doctest: +SKIP
-    >>> model = zoo.models.inference.make_inference_model(zoo.create("aheat1d_mobile_300w"))
-    >>> zoo.export.export_saved_model(model, "exports", "aheat1d_mobile_300w", version=1)
-    >>> zoo.export.export_tflite(model, "mobile.tflite", quantization="float16")
-    >>> zoo.export.export_onnx(model, "mobile.onnx")
+    >>> model = zoo.models.inference.make_inference_model(zoo.create("aheat1d_mobile_300w"))  # doctest: +SKIP
+    >>> zoo.export.export_saved_model(model, "exports", "aheat1d_mobile_300w", version=1)  # doctest: +SKIP
+    >>> zoo.export.export_tflite(model, "mobile.tflite", quantization="float16")  # doctest: +SKIP
+    >>> zoo.export.export_onnx(model, "mobile.onnx")  # doctest: +SKIP
 """
 from zoo.export.metadata import build_metadata, read_metadata
 from zoo.export.onnx import export_onnx, run_onnx

@@ -1,7 +1,7 @@
 """Model metadata that travels with every exported file.
 
-One JSON object (scheme, input size, normalisation, landmark count, codec config, zoo version,
-signatures) is stored
+One JSON object (scheme, input size, normalisation, landmark count, codec config and the
+decode method it uses, zoo version, signatures) is stored
 
 * in a SavedModel as ``<version>/assets.extra/zoo_metadata.json`` (the folder TF Serving keeps
   for extra files next to a model),
@@ -62,7 +62,10 @@ def build_metadata(model=None, preset=None, kind=None, **overrides):
 
     Returns:
         A JSON-serialisable dict with at least ``zoo_version``, ``kind``, ``input_size``,
-        ``num_landmarks``, ``input_dtype``, ``landmark_coordinates``.
+        ``num_landmarks``, ``input_dtype``, ``landmark_coordinates``; with a codec also
+        ``decode``, the decode method of the graph (``codec.decode_method``: 1D ``"argmax"``
+        is the paper's Eq. 7, ``"refined"`` adds the log-parabola fit; 2D ``"argmax"``,
+        ``"quarter_offset"``, ``"parabola"``, ``"integral"``).
 
     Example:
         >>> import zoo.export.metadata
@@ -118,6 +121,15 @@ def build_metadata(model=None, preset=None, kind=None, **overrides):
             if hasattr(layer, "codec") and isinstance(getattr(layer, "codec"), dict):
                 metadata["codec_config"] = _jsonable(layer.codec)
                 break
+    if "codec_config" in metadata:
+        import zoo.codecs
+
+        try:
+            method = zoo.codecs.get(metadata["codec_config"]).decode_method
+        except (ValueError, TypeError):
+            method = None  # an incomplete codec config (no sizes): nothing to record
+        if method is not None:
+            metadata["decode"] = method
     metadata.update(_jsonable(overrides))
     if metadata["kind"] is None:
         metadata["kind"] = "detector"
@@ -137,7 +149,7 @@ def embed_tflite_metadata(tflite_bytes, metadata):
 
     Example:
         >>> import zoo.export.metadata  # doctest: +SKIP
-        >>> data = zoo.export.metadata.embed_tflite_metadata(open("m.tflite", "rb").read(),
+        >>> data = zoo.export.metadata.embed_tflite_metadata(open("m.tflite", "rb").read(),  # doctest: +SKIP
         ...                                                  {"num_landmarks": 68})
     """
     from tensorflow.lite.python import schema_py_generated as schema
@@ -188,7 +200,7 @@ def read_metadata(path):
 
     Example:
         >>> import zoo.export  # doctest: +SKIP
-        >>> zoo.export.read_metadata("exports/aheat1d_mobile_300w/1")["input_size"]
+        >>> zoo.export.read_metadata("exports/aheat1d_mobile_300w/1")["input_size"]  # doctest: +SKIP
         256
     """
     path = os.fspath(path)

@@ -32,7 +32,7 @@ def convert(model, io=None, opset=OPSET):
 
     Example:
         >>> import zoo.export.onnx  # doctest: +SKIP
-        >>> proto = zoo.export.onnx.convert(model)
+        >>> proto = zoo.export.onnx.convert(model)  # doctest: +SKIP
     """
     import tf2onnx
     from tf2onnx import tf_loader
@@ -65,7 +65,7 @@ def run_onnx(model_path_or_proto, inputs, num_threads=None):
 
     Example:
         >>> import zoo.export  # doctest: +SKIP
-        >>> zoo.export.run_onnx("model.onnx", {"images": crops_uint8})["landmarks"].shape
+        >>> zoo.export.run_onnx("model.onnx", {"images": crops_uint8})["landmarks"].shape  # doctest: +SKIP
         (1, 68, 2)
     """
     import onnxruntime
@@ -110,7 +110,7 @@ def export_onnx(model, path, metadata=None, parity_inputs=None, atol=None,
 
     Example:
         >>> import zoo.export  # doctest: +SKIP
-        >>> zoo.export.export_onnx(model, "aheat1d_mobile_300w.onnx")
+        >>> zoo.export.export_onnx(model, "aheat1d_mobile_300w.onnx")  # doctest: +SKIP
     """
     import onnx
 

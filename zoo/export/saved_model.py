@@ -87,7 +87,7 @@ def run_saved_model(path, inputs, endpoint="serving_default"):
 
     Example:
         >>> import zoo.export  # doctest: +SKIP
-        >>> out = zoo.export.run_saved_model("exports/aheat1d_mobile_300w/1",
+        >>> out = zoo.export.run_saved_model("exports/aheat1d_mobile_300w/1",  # doctest: +SKIP
         ...                                  {"images": crops_uint8})
     """
     import tensorflow as tf
@@ -130,8 +130,8 @@ def export_saved_model(model, export_dir_base, model_name, version=1, metadata=N
 
     Example:
         >>> import zoo, zoo.export  # doctest: +SKIP
-        >>> model = zoo.models.inference.make_inference_model(zoo.create("aheat1d_mobile_300w"))
-        >>> zoo.export.export_saved_model(model, "exports", "aheat1d_mobile_300w", version=1)
+        >>> model = zoo.models.inference.make_inference_model(zoo.create("aheat1d_mobile_300w"))  # doctest: +SKIP
+        >>> zoo.export.export_saved_model(model, "exports", "aheat1d_mobile_300w", version=1)  # doctest: +SKIP
     """
     import tensorflow as tf
 

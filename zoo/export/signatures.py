@@ -18,7 +18,23 @@ import inspect
 import keras
 import numpy as np
 
-HEATMAP_OUTPUTS = ("x", "y", "heatmap", "integer", "decimal")
+
+
+def heatmap_outputs(model):
+    """The raw heatmap outputs of ``model``: its decoder codec's targets, else every codec's.
+
+    The registry says what a heatmap output is (``zoo.codecs``): the ``target_keys`` of the
+    codec in the model's ``HeatmapDecoder`` layer, or, for a model without one, of every
+    registered codec.
+    """
+    import zoo.codecs
+
+    keys = []
+    for layer in getattr(model, "layers", ()):
+        codec = getattr(layer, "codec", None)
+        if isinstance(codec, dict) and "class_name" in codec:
+            keys.extend(zoo.codecs.get(codec).target_keys)
+    return tuple(keys) or zoo.codecs.heatmap_output_names()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +96,9 @@ def describe(model):
         ValueError: if the model has no square 3-channel image input or no ``landmarks`` output.
 
     Example:
-        >>> import zoo.export.signatures  # doctest: +SKIP
-        >>> io = zoo.export.signatures.describe(model)
+        >>> import zoo.export.signatures
+        >>> from zoo.models.inference import make_inference_model
+        >>> io = zoo.export.signatures.describe(make_inference_model("aheat1d_mobile_300w"))
         >>> io.endpoints["serving_default"]
         ('landmarks', 'scores')
     """
@@ -108,7 +125,7 @@ def describe(model):
                          f"Received: input shapes={input_shapes}")
     if "landmarks" not in output_names:
         raise ValueError(f"The model needs a 'landmarks' output. Received: outputs={output_names}")
-    heatmaps = tuple(n for n in output_names if n in HEATMAP_OUTPUTS)
+    heatmaps = tuple(n for n in output_names if n in heatmap_outputs(model))
     endpoints = {"serving_default": tuple(n for n in output_names if n not in heatmaps)}
     if heatmaps:
         endpoints["heatmaps"] = heatmaps

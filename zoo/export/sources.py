@@ -11,26 +11,45 @@ from zoo.export import metadata as metadata_lib
 
 
 def _is_tracker(model):
-    from zoo.models.tracker import FRAME_DETECTOR_NAME
+    from zoo.models import presets
 
-    return any(layer.name == FRAME_DETECTOR_NAME for layer in model.layers)
+    return presets.model_task(model) == "clip"  # the registry says what a model is
 
 
-def exportable_model(model):
+def _decoder_codec(model):
+    """The codec of the model's decoding layer (``HeatmapDecoder``), or None."""
+    import zoo.codecs
+
+    for layer in model.layers:
+        if isinstance(getattr(layer, "codec", None), dict):
+            return zoo.codecs.get(layer.codec)
+    return None
+
+
+def exportable_model(model, decode=None):
     """The model to export for a training model (inference model or streaming step model).
 
     Args:
         model: a detector or tracker training model (``zoo.create(...)``), or a model that
             already has a ``landmarks`` output (returned as it is).
+        decode: decode method of the exported graph (one of the codec's
+            ``decode_methods``: 1D ``"argmax"`` (the paper's Eq. 7) or ``"refined"``; 2D
+            ``"argmax"``, ``"quarter_offset"``, ``"parabola"``, ``"integral"``); None: the
+            preset's. A model that already decodes must already use it.
 
     Returns:
         ``(model, kind)`` with kind ``"detector"`` or ``"tracker_step"``.
 
     Example:
-        >>> import zoo, zoo.export.sources  # doctest: +SKIP
-        >>> model, kind = zoo.export.sources.exportable_model(zoo.create("aheat1d_mobile_300w"))
+        >>> import zoo, zoo.export.sources
+        >>> model, kind = zoo.export.sources.exportable_model(zoo.create("aheat1d_mobile_300w"),
+        ...                                                   decode="argmax")
+        >>> kind, sorted(model.output)
+        ('detector', ['landmarks', 'scores', 'x', 'y'])
     """
     import keras
+
+    import zoo.codecs
 
     if not isinstance(model, keras.Model):
         raise ValueError(f"Expected a keras.Model. Received: model={model!r}")
@@ -38,22 +57,38 @@ def exportable_model(model):
     if "landmarks" in outputs:
         inputs = model.input
         kind = "tracker_step" if isinstance(inputs, dict) and len(inputs) > 1 else "detector"
+        codec = _decoder_codec(model)
+        if decode is not None and (codec is None or codec.decode_method != decode):
+            raise ValueError(
+                "The model already decodes its heatmaps "
+                f"({None if codec is None else codec.decode_method}); export its training model "
+                f"to choose the decode method. Received: decode={decode!r}")
         return model, kind
     if _is_tracker(model):
         import zoo
 
-        return zoo.streaming(model).step_model, "tracker_step"
+        stream = zoo.streaming(model)
+        if decode is not None:
+            codec = zoo.codecs.get(stream.codec).with_decode(decode)
+            stream = zoo.streaming(model, codec=zoo.codecs.serialize(codec))
+        return stream.step_model, "tracker_step"
     from zoo.models import inference
 
-    return inference.make_inference_model(model), "detector"
+    exported = inference.make_inference_model(model)
+    if decode is not None:
+        codec = _decoder_codec(exported).with_decode(decode)
+        exported = inference.make_inference_model(model, codec=zoo.codecs.serialize(codec))
+    return exported, "detector"
 
 
-def load(preset=None, keras_file=None, **overrides):
+def load(preset=None, keras_file=None, decode=None, **overrides):
     """Builds (preset) or loads (``.keras``) a model and returns it ready to export.
 
     Args:
         preset: a preset name of ``zoo.list_models()``.
         keras_file: path of a saved ``.keras`` model (its name finds its preset, if any).
+        decode: decode method of the export (see :func:`exportable_model`); the metadata
+            records it as ``decode``. None: the preset's.
         **overrides: passed to ``zoo.create`` with a preset.
 
     Returns:
@@ -63,10 +98,12 @@ def load(preset=None, keras_file=None, **overrides):
         ValueError: unless exactly one of ``preset`` and ``keras_file`` is given.
 
     Example:
-        >>> import zoo.export.sources  # doctest: +SKIP
+        >>> import zoo.export.sources
         >>> model, meta = zoo.export.sources.load(preset="aheat1d_mobile_300w")
+        >>> meta["preset"], meta["num_landmarks"]
+        ('aheat1d_mobile_300w', 68)
     """
-    import keras
+    import os
 
     import zoo
     import zoo.layers  # noqa: F401  (registers the zoo's layers, so a fresh process can load)
@@ -78,12 +115,16 @@ def load(preset=None, keras_file=None, **overrides):
         model = zoo.create(preset, **overrides)
         preset_obj = zoo.get_preset(preset)
     else:
-        model = keras.saving.load_model(keras_file, compile=False)
+        from zoo.loading import load_keras_file  # says "corrupt", where Keras says "not found"
+
+        if not os.path.isfile(keras_file):
+            raise ValueError(f"No .keras file at this path. Received: keras_file={keras_file!r}")
+        model = load_keras_file(keras_file)
         try:
             preset_obj = zoo.get_preset(model.name)
         except (ValueError, KeyError, ImportError, AttributeError):
             preset_obj = None
-    exported, kind = exportable_model(model)
+    exported, kind = exportable_model(model, decode=decode)
     meta = metadata_lib.build_metadata(exported, preset=preset_obj, kind=kind)
     return exported, meta
 

@@ -45,7 +45,7 @@ def convert(model, quantization="float32", representative_data=None, io=None, fl
 
     Example:
         >>> import zoo.export.tflite  # doctest: +SKIP
-        >>> data = zoo.export.tflite.convert(model, "float16")
+        >>> data = zoo.export.tflite.convert(model, "float16")  # doctest: +SKIP
     """
     import tensorflow as tf
 
@@ -114,7 +114,7 @@ def decode_float_layers(model):
 
     Example:
         >>> import zoo.export.tflite  # doctest: +SKIP
-        >>> zoo.export.tflite.decode_float_layers(model)
+        >>> zoo.export.tflite.decode_float_layers(model)  # doctest: +SKIP
         ['decoder']
     """
     from zoo.layers.heatmap_decoder import HeatmapDecoder
@@ -196,8 +196,8 @@ def run_tflite(model_path_or_bytes, inputs, num_threads=None, signature="serving
 
     Example:
         >>> import zoo.export  # doctest: +SKIP
-        >>> out = zoo.export.run_tflite("model.tflite", {"images": crops_uint8})
-        >>> out["landmarks"].shape
+        >>> out = zoo.export.run_tflite("model.tflite", {"images": crops_uint8})  # doctest: +SKIP
+        >>> out["landmarks"].shape  # doctest: +SKIP
         (1, 68, 2)
     """
     interpreter = model_path_or_bytes
@@ -217,8 +217,8 @@ class StreamingRunner:
 
     Example:
         >>> import zoo.export  # doctest: +SKIP
-        >>> tracker = zoo.export.StreamingRunner("tracker.tflite", num_threads=1)
-        >>> for frame in crops:  # (F, F, 3) uint8
+        >>> tracker = zoo.export.StreamingRunner("tracker.tflite", num_threads=1)  # doctest: +SKIP
+        >>> for frame in crops:  # (F, F, 3) uint8  # doctest: +SKIP
         ...     out = tracker.step(frame[None])
         ...     print(out["landmarks"][0])
     """
@@ -299,7 +299,7 @@ def export_tflite(model, path, quantization="float32", metadata=None, parity_inp
 
     Example:
         >>> import zoo.export  # doctest: +SKIP
-        >>> zoo.export.export_tflite(model, "mobile_fp16.tflite", quantization="float16")
+        >>> zoo.export.export_tflite(model, "mobile_fp16.tflite", quantization="float16")  # doctest: +SKIP
     """
     path = os.fspath(path)
     _files.refuse_existing(path)

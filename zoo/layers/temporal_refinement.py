@@ -6,7 +6,9 @@ are encoded by CNN_3 to features ``U_t``; past frames are fused in feature space
     V_t = U_t + sum_{tau < t} lambda^(t - tau) U_tau          (Eq. 13)
         = U_t + lambda * V_{t-1},  V_0 = 0                     (its recursive form)
 
-CNN_4 decodes ``V_t`` to a refinement ``E'_t`` and the output is ``E_t + E'_t``.
+CNN_4 decodes ``V_t`` to a refinement ``E'_t`` and the output is ``E_t + E'_t``. CNN_3's
+strided convolution has a kernel at least as long as its stride, so every heatmap bin reaches
+the state and every bin of ``E'_t`` is decoded from it (no bin is left unrefined).
 
 Three forms share one :class:`TemporalRefinementCell` (and so one set of weights):
 
@@ -59,7 +61,10 @@ class TemporalRefinementCell(keras.layers.Layer):
         filters: channels of the feature ``U_t`` / state ``V_t``.
         kernel_size: kernel size of every convolution.
         downsample: stride of CNN_3 (and of CNN_4's transposed convolution); the heatmap
-            length (rank 1) or height and width (rank 2) must be divisible by it.
+            length (rank 1) or height and width (rank 2) must be divisible by it, and it must
+            not exceed ``kernel_size``: with a stride larger than the kernel, CNN_3 never
+            reads some bins (kernel 3, stride 4: bins 4i+3) and CNN_4 writes only its bias
+            there, so those bins could not be refined over time.
         rank: 1 for per-axis 1D heatmaps ``(N, L)``, 2 for 2D heatmaps ``(H, W, N)``.
         identity: replace CNN_3 and CNN_4 by identity maps (``U_t = E_t``, ``E'_t = V_t``);
             used to check Eq. 13 in closed form. The state then has the heatmap's shape.
@@ -94,6 +99,13 @@ class TemporalRefinementCell(keras.layers.Layer):
         _check_positive_int("filters", filters)
         _check_positive_int("kernel_size", kernel_size)
         _check_positive_int("downsample", downsample)
+        if not identity and kernel_size < downsample:
+            # Every bin must reach U_t (and be written from V_t): a stride larger than the
+            # kernel skips bins (kernel 3, stride 4 never reads bins 4i+3).
+            raise ValueError(
+                "`kernel_size` must be >= `downsample`, or CNN_3 skips heatmap bins and CNN_4 "
+                "writes only a constant there. Received: "
+                f"kernel_size={kernel_size}, downsample={downsample}")
         if rank not in (1, 2):
             raise ValueError(f"`rank` must be 1 or 2. Received: rank={rank!r}")
         if not isinstance(identity, bool):
@@ -244,7 +256,8 @@ class TemporalRefinement(keras.layers.Layer):
         decay: lambda of Eq. 13, in [0, 1].
         filters: channels of ``U_t``/``V_t``.
         kernel_size: kernel size of every convolution of CNN_3/CNN_4.
-        downsample: stride of CNN_3 over the heatmap axis (axes).
+        downsample: stride of CNN_3 over the heatmap axis (axes); at most ``kernel_size``
+            (so every bin is read and written).
         rank: 1 for clips of per-axis 1D heatmaps ``(B, T, N, L)``, 2 for 2D heatmaps
             ``(B, T, H, W, N)``.
         identity: CNN_3 and CNN_4 are identity maps (tests of Eq. 13).

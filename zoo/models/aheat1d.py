@@ -1,9 +1,11 @@
 """The attentive 1D heatmap detector (Section 4.1, Fig. 2a of the paper)."""
 import keras
 
+from zoo import losses
 from zoo.layers.heads_1d import Heatmap1DHeads, check_heatmap_length
 from zoo.models.hourglass_backbone import (check_backbone_args, check_int, normalization_layer,
                                            stack_outputs, stacked_hourglass)
+from zoo.models import presets
 
 
 def build_aheat1d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hourglass_depth=4,
@@ -19,7 +21,7 @@ def build_aheat1d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hou
     Args:
         num_landmarks: int, N (68 for 300W, 98 WFLW, 29 COFW, 19 AFLW).
         input_size: int, the face crop size F (256 in the paper); the features are F/4.
-        num_stacks: int, hourglass stacks (4 in the paper, as FAN).
+        num_stacks: int, hourglass stacks (4: FAN's setting; the paper only cites FAN [2]).
         width: int, channels of the backbone (256 in FAN), a multiple of 16.
         hourglass_depth: int, down-sampling levels of each hourglass (4 in FAN).
         heatmap_length: int, L; a multiple of the feature width F/4 (or a divisor of it).
@@ -79,3 +81,17 @@ def build_aheat1d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hou
 
     # Config: the model is a plain functional model; its name carries the preset name.
     return keras.Model(images, outputs, name=name)
+
+
+# The registry record (zoo.models.presets.Architecture): what the rest of the zoo reads instead
+# of comparing architecture or output names.
+presets.register_architecture(presets.Architecture(
+    name="aheat1d", builder=build_aheat1d, task="image",
+    losses=losses.heatmap_losses,  # Eq. 11 on x and y (summed over stacks)
+    codec={"class_name": "Heatmap1DCodec", "config": {}},
+    tiny_config={"input_size": 32, "num_stacks": 1, "width": 16, "hourglass_depth": 1,
+                 "heatmap_length": 32, "head_channels": 8, "compress_steps": 1},
+    train_fields={"heatmap_length": "heatmap_length", "gamma": "gamma"},
+    tracker="aheat1d_tracker",
+    shape_probe={"num_stacks": 1, "width": 16, "head_channels": 8},
+    description="Attentive 1D heatmap detector (Yin et al. 2020, Sec. 4.1)"), overwrite=True)

@@ -1,8 +1,10 @@
 """The 2D heatmap baseline: FAN's stacked hourglass with 2D heatmaps (the paper's Table 1)."""
 import keras
 
+from zoo import losses
 from zoo.models.hourglass_backbone import (check_backbone_args, check_int, normalization_layer,
                                            stack_outputs, stacked_hourglass)
+from zoo.models import presets
 
 
 def _heatmap_head(stack_features, num_landmarks, width, factor, stack):
@@ -92,3 +94,17 @@ def build_fan2d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hourg
 
     # Config.
     return keras.Model(images, {"heatmap": stack_outputs(heatmaps, "heatmap")}, name=name)
+
+
+# The registry record (zoo.models.presets.Architecture).
+presets.register_architecture(presets.Architecture(
+    name="fan2d", builder=build_fan2d, task="image",
+    losses=losses.heatmap_losses,  # Eq. 11 on the 2D heatmaps (summed over stacks)
+    codec={"class_name": "Heatmap2DCodec", "config": {}},
+    tiny_config={"input_size": 32, "num_stacks": 1, "width": 16, "hourglass_depth": 1,
+                 "heatmap_size": 16},
+    train_fields={"heatmap_length": "heatmap_size"},
+    tracker="fan2d_tracker",
+    shape_probe={"num_stacks": 1, "width": 16},
+    description="2D heatmap baseline (FAN, Bulat & Tzimiropoulos 2017; the paper's Table 1)"),
+    overwrite=True)

@@ -1,32 +1,16 @@
 """Inference models: a training model's last stack plus the codec's decoding layer."""
-import copy
-
 import keras
 
 from zoo.layers.select_stack import SelectStack
 
 
 def _resolve_codec(model, codec):
-    """The codec config for ``model``: given, or its preset's with sizes read off the model."""
+    """The codec for ``model``: given, or its preset's, fitted to the model's sizes."""
     from zoo.models import presets
 
-    if codec is not None:
-        return codec
-    if model.name not in presets.list_models():
-        raise ValueError(
-            "No codec given and the model's name is not a preset, so its codec is unknown. "
-            f"Pass codec=... or use a preset model. Allowed names: {presets.list_models()}. "
-            f"Received: model.name={model.name!r}")
-    config = copy.deepcopy(presets.get_preset(model.name).codec)
-    # create(name, heatmap_length=..., input_size=...) may have overridden the preset's sizes:
-    # read them off the model so the decoder always matches it.
-    config["config"]["input_size"] = int(model.input.shape[1])
-    outputs = model.output
-    if "x" in outputs:
-        config["config"]["heatmap_size"] = int(outputs["x"].shape[-1])
-    elif "heatmap" in outputs:
-        config["config"]["heatmap_size"] = int(outputs["heatmap"].shape[2])
-    return config
+    # zoo.create(name, heatmap_length=..., input_size=...) may have overridden the preset's
+    # sizes: the registry fits the codec to the model so the decoder always matches it.
+    return presets.model_codec(model, codec)
 
 
 def make_inference_model(model_or_name, codec=None):

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo import losses
 from zoo.layers.temporal_refinement import TemporalRefinement
 from zoo.models import presets
 from zoo.models.aheat1d import build_aheat1d
@@ -95,37 +96,8 @@ class FrameDetector(keras.layers.Layer):
         return cls(**config)
 
 
-@keras.saving.register_keras_serializable(package="zoo")
-class TrackingLoss(keras.losses.Loss):
-    """Eq. 14 for one output: squared error summed over frames and all heatmap entries.
-
-    ``L_tr = sum_t sum_n ||h_tn - h*_tn||^2``, averaged over the batch. Use one per output key
-    (``{"x": TrackingLoss(), "y": TrackingLoss()}``: Keras sums them, giving both axes of
-    Eq. 14).
-
-    Args:
-        name: loss name.
-        **kwargs: passed to ``keras.losses.Loss``.
-
-    Returns:
-        Called as ``loss(y_true, y_pred)`` on ``(B, T, ...)``: a scalar.
-
-    Example:
-        >>> import numpy as np
-        >>> import zoo
-        >>> loss = zoo.models.tracker.TrackingLoss()
-        >>> float(loss(np.zeros((2, 3, 4, 8)), np.ones((2, 3, 4, 8))))
-        96.0
-    """
-
-    def __init__(self, name="tracking_loss", **kwargs):
-        super().__init__(name=name, **kwargs)
-
-    def call(self, y_true, y_pred):
-        y_true = ops.cast(y_true, y_pred.dtype)
-        squared = ops.square(y_pred - y_true)
-        # Eq. 14: sum over t, n and the heatmap bins; one value per clip.
-        return ops.sum(ops.reshape(squared, (ops.shape(squared)[0], -1)), axis=-1)
+# Eq. 14 lives in zoo.losses with the other losses; kept here for older imports.
+TrackingLoss = losses.TrackingLoss
 
 
 def _load_detector_weights(detector, detector_weights):
@@ -187,7 +159,7 @@ def _build_tracker(detector, rank, clip_length, decay, refinement_filters,
 
 def build_aheat1d_tracker(detector=None, detector_weights=None, freeze_detector=False,
                           clip_length=None, decay=0.3, refinement_filters=32,
-                          refinement_kernel_size=3, refinement_downsample=4,
+                          refinement_kernel_size=4, refinement_downsample=4,
                           refinement_initializer="zeros", unroll=False,
                           return_detections=False, name="aheat1d_tracker", **detector_kwargs):
     """Builds the attentive 1D-heatmap tracker (Sec. 4.2, Fig. 2b) for training on clips.
@@ -207,7 +179,8 @@ def build_aheat1d_tracker(detector=None, detector_weights=None, freeze_detector=
         clip_length: T of the input clips, or None for any length.
         decay: lambda of Eq. 13 in [0, 1] (paper: 0.3; 0 = no temporal information).
         refinement_filters: channels of U_t / V_t.
-        refinement_kernel_size: kernel size of CNN_3 / CNN_4.
+        refinement_kernel_size: kernel size of CNN_3 / CNN_4, at least
+            ``refinement_downsample`` (default 4 = the stride: CNN_3 reads every bin once).
         refinement_downsample: stride of CNN_3 along L (L must be divisible by it).
         refinement_initializer: initializer of CNN_4's last kernel; ``"zeros"`` makes the
             fresh tracker output exactly the detector's heatmaps.
@@ -300,23 +273,13 @@ def build_fan2d_tracker(detector=None, detector_weights=None, freeze_detector=Fa
                           return_detections, name)
 
 
-def _default_codec(tracker, keys, detector):
-    """The tracker preset's codec (found by model name), else the plain codec of its outputs.
+def _default_codec(tracker):
+    """The tracker's codec, fitted to its sizes (``zoo.models.presets.model_codec``: the preset's
+    codec found by the model's name, else its architecture's), so ``zoo.create(name,
+    input_size=...)`` still decodes right (as ``zoo.models.inference`` does for detectors)."""
+    import zoo.codecs
 
-    Sizes are read off the detector, so ``zoo.create(name, input_size=...)`` still decodes
-    right (as ``zoo.models.inference`` does for detectors).
-    """
-    if tracker.name in presets.list_models():
-        config = copy.deepcopy(presets.get_preset(tracker.name).codec)
-    elif keys == ["x", "y"]:
-        config = {"class_name": "Heatmap1DCodec", "config": {}}
-    else:
-        config = {"class_name": "Heatmap2DCodec", "config": {}}
-    config["config"]["input_size"] = int(detector.input_shape[1])
-    heatmap = detector.output["x"] if keys == ["x", "y"] else detector.output["heatmap"]
-    config["config"]["heatmap_size"] = int(heatmap.shape[-1] if keys == ["x", "y"]
-                                           else heatmap.shape[2])
-    return config
+    return zoo.codecs.serialize(presets.model_codec(tracker))
 
 
 class Streaming:
@@ -347,7 +310,7 @@ class Streaming:
         keys = sorted(detector.output)
         cells = {key: tracker.get_layer(f"{REFINEMENT_PREFIX}{key}").cell for key in keys}
         self.tracker = tracker
-        self.codec = codec if codec is not None else _default_codec(tracker, keys, detector)
+        self.codec = codec if codec is not None else _default_codec(tracker)
         self.keys = keys
         self.state_shapes = {f"state_{key}": tuple(cells[key].state_shape) for key in keys}
 
@@ -480,38 +443,99 @@ def _architecture(tracker_builder, detector_builder):
     return architecture
 
 
+def refinement_num_params(num_landmarks, filters, kernel_size, rank=1):
+    """Parameters of one :class:`zoo.layers.TemporalRefinement` (CNN_3 + CNN_4) per axis.
+
+    CNN_3: a strided convolution ``N -> filters`` and one ``filters -> filters``; CNN_4: a
+    transposed convolution ``filters -> filters`` and a 1x1 convolution ``filters -> N``
+    (kernels of ``kernel_size`` per spatial axis, all with biases).
+
+    Args:
+        num_landmarks: N (the heatmap channels).
+        filters: channels of ``U_t`` / ``V_t``.
+        kernel_size: kernel size per spatial axis.
+        rank: 1 (1D heatmaps, one refinement per axis) or 2 (2D heatmaps).
+
+    Returns:
+        int.
+
+    Example:
+        >>> from zoo.models.tracker import refinement_num_params
+        >>> refinement_num_params(68, 16, 4)
+        7604
+    """
+    taps = kernel_size ** rank
+    return ((taps * num_landmarks * filters + filters) + 2 * (taps * filters * filters + filters)
+            + (filters * num_landmarks + num_landmarks))
+
+
+# Trained weights in zoo/weights/ (issue 13): the mobile tracker's refinement trained on 300-W
+# motion clips (zoo.data.motion_clips) over the frozen shipped mobile detector, 1,200 steps.
+_SHIPPED = {
+    "aheat1d_tracker_mobile_300vw": {
+        "weights_url": "aheat1d_tracker_mobile_300vw.weights.h5",
+        "weights_sha256": "25c4ebb75a677c49647a749206ab58a8d880a83afcf97e221624e7808b80126b"},
+}
+
+
 def _register_presets():
-    presets.register_architecture("aheat1d_tracker",
-                                  _architecture(build_aheat1d_tracker, build_aheat1d),
-                                  overwrite=True)
-    presets.register_architecture("fan2d_tracker",
-                                  _architecture(build_fan2d_tracker, build_fan2d),
-                                  overwrite=True)
+    # The registry records (zoo.models.presets.Architecture) of the clip architectures.
+    # A non-zero CNN_4 output kernel in the tiny config: with the presets' zero one (a fresh
+    # tracker outputs the detector's heatmaps) no gradient reaches CNN_3/CNN_4 on the first
+    # step, and the contract checks that one fit step moves every trainable weight.
+    refinement = {"clip_length": 2, "refinement_filters": 8, "refinement_downsample": 2,
+                  "refinement_initializer": "glorot_uniform"}
+    for name, builder, detector_builder, detector in (
+            ("aheat1d_tracker", build_aheat1d_tracker, build_aheat1d, "aheat1d"),
+            ("fan2d_tracker", build_fan2d_tracker, build_fan2d, "fan2d")):
+        image = presets.get_architecture(detector)
+        presets.register_architecture(presets.Architecture(
+            name=name, builder=_architecture(builder, detector_builder), task="clip",
+            losses=losses.tracking_losses,  # Eq. 14 on every output, summed over the frames
+            codec=image.codec, tiny_config={**image.tiny_config, **refinement},
+            train_fields={**image.train_fields, "temporal_lambda": "decay"},
+            shape_probe={**image.shape_probe, "refinement_filters": 4},
+            description=f"{image.description} + temporal refinement (Eq. 13)"), overwrite=True)
     paper = ("Paper tracker (Yin et al. 2020, Sec. 4.2, Fig. 2b): {detector} on every frame, "
              "temporal refinement (Eq. 13) with lambda = 0.3 (cross-validated in the paper), "
-             "CNN_3 stride {downsample} and {filters} channels; Eq. 14 loss over the clip")
+             "CNN_3 kernel {kernel} and stride {downsample} (every bin read; kernel and "
+             "stride are this zoo's choice, the paper does not give them) and {filters} "
+             "channels; Eq. 14 loss over the clip")
+    # Kernel >= stride: with kernel 3 and stride 4 (before issue 11) bins 4i+3 were never read
+    # by CNN_3 and CNN_4 wrote only a constant there.
     for name, detector_preset, tracker_config, description in (
             ("aheat1d_tracker_300vw", "aheat1d_300w",
-             {"decay": 0.3, "refinement_filters": 64, "refinement_downsample": 4},
+             {"decay": 0.3, "refinement_filters": 64, "refinement_kernel_size": 4,
+              "refinement_downsample": 4},
              "the 300W detector (aheat1d_300w)"),
             ("aheat1d_tracker_mobile_300vw", "aheat1d_mobile_300w",
-             {"decay": 0.3, "refinement_filters": 16, "refinement_downsample": 4},
+             {"decay": 0.3, "refinement_filters": 16, "refinement_kernel_size": 4,
+              "refinement_downsample": 4},
              "the phone detector (aheat1d_mobile_300w)"),
             ("fan2d_tracker_300vw", "fan2d_300w",
-             {"decay": 0.3, "refinement_filters": 64, "refinement_downsample": 2},
+             {"decay": 0.3, "refinement_filters": 64, "refinement_kernel_size": 3,
+              "refinement_downsample": 2},
              "the 2D FAN baseline detector (fan2d_300w, Table 1)")):
         detector = presets.get_preset(detector_preset)
         architecture = "aheat1d_tracker" if detector.architecture == "aheat1d" \
             else "fan2d_tracker"
+        rank = 1 if architecture == "aheat1d_tracker" else 2
+        # The detector's count (it follows a re-sized detector preset) plus the refinement
+        # of each output: x and y (1D) or the 2D heatmap.
+        num_params = None if detector.num_params is None else detector.num_params + (
+            (2 if rank == 1 else 1) * refinement_num_params(
+                detector.config["num_landmarks"], tracker_config["refinement_filters"],
+                tracker_config["refinement_kernel_size"], rank))
         presets.register_preset(presets.Preset(
             name=name, architecture=architecture,
             config={**copy.deepcopy(detector.config), **tracker_config},
             input_size=detector.input_size, normalization=dict(detector.normalization),
             scheme=detector.scheme, codec=copy.deepcopy(detector.codec),
             description=paper.format(detector=description,
+                                     kernel=tracker_config["refinement_kernel_size"],
                                      downsample=tracker_config["refinement_downsample"],
                                      filters=tracker_config["refinement_filters"]) + ".",
-            num_params=None), overwrite=True)
+            num_params=num_params, **_SHIPPED.get(name, {})), overwrite=True)
 
 
 _register_presets()

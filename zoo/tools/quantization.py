@@ -197,7 +197,12 @@ def default_codecs(input_size=256):
         "1D 256 refined": codecs.Heatmap1DCodec(f, f),
         "1D 768 argmax": codecs.Heatmap1DCodec(f, 3 * f, refine=False),
         "1D 768 refined": codecs.Heatmap1DCodec(f, 3 * f),
+        # The authors' HIH targets and decode (floored cell, decimal Gaussian on the nearest
+        # decimal cell, argmax), and the zoo's continuous decimal target read by expectation.
         "HIH 64 int + 8x8 dec": codecs.HIHCodec(f, integer_size=f // 4, decimal_size=8),
+        "HIH 64 + 8x8 continuous, expectation": codecs.HIHCodec(
+            f, integer_size=f // 4, decimal_size=8, method="expectation",
+            decimal_target="continuous"),
     }
 
 

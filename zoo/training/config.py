@@ -6,6 +6,9 @@ its checkpoints, and :func:`load_config` reads it back.
 Paper defaults (Sec. 4, "Implementation details" of the attentive 1D heatmap paper): faces
 cropped and scaled to F = 256, 1D heatmap length L = 3 F = 768, batch 10, Adam with learning
 rate 1e-4; gamma (Eq. 10) 0.4 on 300W, 0.5 on AFLW, 0.4 on 300VW; lambda (Eq. 13) 0.3.
+The architecture-specific values (gamma, L, lambda) live in the presets (the paper presets
+carry the paper's); a config sets them only to override the preset, and only for the
+architectures that take them (``zoo.models.presets.Architecture.train_fields``).
 """
 import dataclasses
 import json
@@ -14,6 +17,10 @@ from typing import Optional
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker", "tpu")
 LR_SCHEDULES = ("constant", "cosine")
+# Decode methods of the codecs (``codec.decode_methods``): 1D ``argmax`` (Eq. 7) / ``refined``;
+# 2D ``argmax`` / ``quarter_offset`` (FAN) / ``parabola`` / ``integral``; HIH ``argmax`` (the
+# authors') / ``expectation``.
+DECODE_METHODS = ("argmax", "refined", "quarter_offset", "parabola", "integral", "expectation")
 DATASETS = ("synthface", "300w", "aflw", "wflw", "cofw", "300vw")
 CONFIG_FILENAME = "config.json"
 
@@ -21,6 +28,20 @@ CONFIG_FILENAME = "config.json"
 def _check(condition, message):
     if not condition:
         raise ValueError(message)
+
+
+def _decode_methods(decode):
+    """``DECODE_METHODS``, and for another name those of every registered codec (a codec of
+    another architecture, e.g. RDFN's, brings its own); the registry is read only then, so a
+    config of the common methods never imports Keras."""
+    if decode in DECODE_METHODS:
+        return DECODE_METHODS
+    import zoo.codecs
+
+    methods = list(DECODE_METHODS)
+    for cls in zoo.codecs.base.registered_codecs().values():
+        methods += [m for m in getattr(cls, "decode_methods", ()) if m not in methods]
+    return tuple(methods)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,15 +57,38 @@ class TrainConfig:
         output_dir: checkpoints, ``config.json``, TensorBoard logs and reports go here.
         input_size: face crop size F in pixels; None keeps the preset's (the paper presets
             use the paper's F = 256). The recipe writes the resolved value to config.json.
-        heatmap_length: 1D heatmap length L; None keeps the preset's (paper presets: 3 F =
-            768).
-        gamma: co-attention weight of Eq. 10 (paper: 0.4 on 300W, 0.5 on AFLW).
-        temporal_lambda: decay of Eq. 13 (paper: 0.3); trackers only.
+        heatmap_length: heatmap length L (1D) or heatmap side (2D); None keeps the preset's
+            (paper presets: 3 F = 768). Only for architectures that take it (``train_fields``
+            of their record); the recipe writes the resolved value to config.json.
+        sigma: target Gaussian standard deviation in **input pixels** (``sigma * L / F``
+            bins), the same for every L, 1D and 2D; None keeps the preset's, else the codecs'
+            default ``F / 64`` (4 px at F = 256; the paper gives none). The recipe writes the
+            resolved value to ``config.json``.
+        decode: how validation/evaluation/export decode heatmaps (one of
+            ``DECODE_METHODS`` that the preset's codec offers): ``"argmax"`` is the paper's
+            Eq. 7, ``"refined"`` (the 1D presets' default) adds a log-parabola sub-bin fit
+            that is exact on clean targets; 2D: ``"quarter_offset"`` (FAN's, the default),
+            ``"argmax"``, ``"parabola"``, ``"integral"``. None keeps the preset's; the recipe
+            writes the resolved name to ``config.json``. Training targets do not depend on it.
+        gamma: co-attention weight of Eq. 10; None keeps the preset's (paper: 0.4 on 300W,
+            0.5 on AFLW). Only for architectures with co-attention (the 1D detector and its
+            tracker); set for any other it is an error. Written resolved to config.json.
+        temporal_lambda: decay of Eq. 13; None keeps the preset's (paper: 0.3). Trackers only.
         clip_length: frames per training clip T; trackers only.
+        crop_jitter: trackers only: training crops follow the tracking protocol (a tracker
+            crops frame t around its prediction for frame t-1): frame t is cropped around the
+            ground truth of frame t-1 (frame 0: its own), moved and scaled by a smooth random
+            drift standing in for the tracker's error, with this standard deviation (centre
+            shift as a fraction of the face's landmark-box side, per axis; log scale); 0 gives
+            the previous frame's exact box. A choice of this zoo (the paper gives no crop
+            protocol for tracking).
         init_checkpoint: detector run folder to initialise a tracker's detector from.
-        image_data_dir: trackers only: a 300W root whose training images (train split, 3148)
-            are added to the 300-VW clips as static clips (the image repeated T times), as the
-            paper trains its tracker on 300W + 300VW; None: 300-VW only.
+        image_data_dir: trackers only, an option of this zoo that is off (None) in the
+            paper-faithful default: a 300W root whose training images (train split) join the
+            300-VW clips as static clips (the image repeated T times). Not the paper's
+            protocol: the paper (Sec. 5.1) trains on 300W + 300VW but uses the 300W images
+            only to train the detector inside the tracker (here: ``init_checkpoint``), and
+            the refinement on 300-VW videos only.
         batch_size: global batch size over all replicas (paper: 10).
         learning_rate: Adam learning rate (paper: 1e-4).
         steps: optimizer steps in total (a resumed run continues up to this number).
@@ -82,9 +126,12 @@ class TrainConfig:
     model_overrides: Optional[dict] = None
     input_size: Optional[int] = None
     heatmap_length: Optional[int] = None
-    gamma: float = 0.4
-    temporal_lambda: float = 0.3
+    sigma: Optional[float] = None
+    decode: Optional[str] = None
+    gamma: Optional[float] = None
+    temporal_lambda: Optional[float] = None
     clip_length: int = 4
+    crop_jitter: float = 0.03
     init_checkpoint: Optional[str] = None
     image_data_dir: Optional[str] = None
     batch_size: int = 10
@@ -123,6 +170,13 @@ class TrainConfig:
             value = getattr(self, name)
             _check(value is None or (isinstance(value, int) and value > 0),
                    f"{name} must be a positive integer or None. Received: {name}={value!r}")
+        _check(self.sigma is None or (isinstance(self.sigma, (int, float))
+                                      and not isinstance(self.sigma, bool) and self.sigma > 0),
+               f"sigma must be a positive number of input pixels or None. Received: "
+               f"sigma={self.sigma!r}")
+        _check(self.decode is None or self.decode in _decode_methods(self.decode),
+               f"decode must be None or one of the codecs' decode methods. Allowed: "
+               f"{list(_decode_methods(self.decode))}. Received: decode={self.decode!r}")
         _check(self.model_overrides is None or isinstance(self.model_overrides, dict),
                "model_overrides must be a dict or None. Received: "
                f"model_overrides={self.model_overrides!r}")
@@ -138,10 +192,13 @@ class TrainConfig:
                f"lr_schedule={self.lr_schedule!r}")
         _check(self.learning_rate > 0,
                f"learning_rate must be > 0. Received: learning_rate={self.learning_rate}")
-        _check(0.0 <= self.gamma <= 1.0, f"gamma must be in [0, 1]. Received: gamma={self.gamma}")
-        _check(0.0 <= self.temporal_lambda <= 1.0,
+        _check(self.gamma is None or 0.0 <= self.gamma <= 1.0,
+               f"gamma must be in [0, 1] or None. Received: gamma={self.gamma}")
+        _check(self.temporal_lambda is None or 0.0 <= self.temporal_lambda <= 1.0,
                f"temporal_lambda must be in [0, 1]. Received: "
                f"temporal_lambda={self.temporal_lambda}")
+        _check(isinstance(self.crop_jitter, (int, float)) and 0.0 <= self.crop_jitter <= 0.5,
+               f"crop_jitter must be in [0, 0.5]. Received: crop_jitter={self.crop_jitter!r}")
 
     def augment_config(self):
         """The ``AugmentConfig`` of this run, or None when ``augment`` is off.
@@ -182,17 +239,15 @@ class TrainConfig:
 
 
 # Paper settings per recipe (Sec. 4): the recipes start from these and apply their flags.
+# gamma comes from the presets (aheat1d_300w 0.4, aheat1d_aflw 0.5: the paper's), so any other
+# --model (fan2d_300w, hih_300w, ...) trains through the same recipe.
 PAPER_DEFAULTS = {
-    "300w": TrainConfig(model="aheat1d_300w", dataset="300w", gamma=0.4,
-                        output_dir="runs/aheat1d_300w"),
-    "aflw": TrainConfig(model="aheat1d_aflw", dataset="aflw", gamma=0.5,
-                        output_dir="runs/aheat1d_aflw"),
-    "wflw": TrainConfig(model="aheat1d_wflw", dataset="wflw", gamma=0.4,
-                        output_dir="runs/aheat1d_wflw"),
-    "cofw": TrainConfig(model="aheat1d_cofw", dataset="cofw", gamma=0.4,
-                        output_dir="runs/aheat1d_cofw"),
-    "300vw": TrainConfig(model="aheat1d_tracker_300vw", dataset="300vw", gamma=0.4,
-                         temporal_lambda=0.3, output_dir="runs/aheat1d_tracker_300vw"),
+    "300w": TrainConfig(model="aheat1d_300w", dataset="300w", output_dir="runs/aheat1d_300w"),
+    "aflw": TrainConfig(model="aheat1d_aflw", dataset="aflw", output_dir="runs/aheat1d_aflw"),
+    "wflw": TrainConfig(model="aheat1d_wflw", dataset="wflw", output_dir="runs/aheat1d_wflw"),
+    "cofw": TrainConfig(model="aheat1d_cofw", dataset="cofw", output_dir="runs/aheat1d_cofw"),
+    "300vw": TrainConfig(model="aheat1d_tracker_300vw", dataset="300vw", temporal_lambda=0.3,
+                         output_dir="runs/aheat1d_tracker_300vw"),
 }
 
 
@@ -216,9 +271,12 @@ def save_config(config, directory):
     """
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, CONFIG_FILENAME)
-    with open(path, "w", encoding="utf-8") as handle:
+    # Written next to its place and renamed: a run killed meanwhile leaves the old file whole.
+    staged = f"{path}.tmp-{os.getpid()}"
+    with open(staged, "w", encoding="utf-8") as handle:
         json.dump(dataclasses.asdict(config), handle, indent=2, sort_keys=True)
         handle.write("\n")
+    os.replace(staged, path)
     return path
 
 
@@ -233,8 +291,10 @@ def load_config(directory, cls=TrainConfig):
         An instance of ``cls``.
 
     Example:
-        >>> from zoo.training.config import load_config
-        >>> # config = load_config("runs/aheat1d_300w")
+        >>> from zoo.training.config import TrainConfig, load_config, save_config
+        >>> path = save_config(TrainConfig(model="fan2d_300w", steps=7), "run")
+        >>> load_config("run").steps
+        7
     """
     path = os.path.join(directory, CONFIG_FILENAME)
     if not os.path.isfile(path):

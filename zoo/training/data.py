@@ -223,9 +223,12 @@ class SampleSource:
         scheme: the samples' landmark scheme name.
 
     Example:
+        >>> from zoo.data.synthface import SynthFace
         >>> from zoo.training.data import SampleSource
-        >>> # samples, report = zoo.data.readers.read_300w("/data/300w", "train")
-        >>> # source = SampleSource(samples, 256, "300w")
+        >>> samples = [SynthFace(image_size=96, seed=0).sample(i) for i in range(2)]
+        >>> images, landmarks = SampleSource(samples, 64, "300w").arrays()
+        >>> images.shape, landmarks.shape
+        ((2, 64, 64, 3), (2, 68, 2))
     """
 
     def __init__(self, samples, image_size, scheme):
@@ -477,7 +480,9 @@ class VideoClipSource:
 
     Example:
         >>> from zoo.training.data import VideoClipSource
-        >>> # source = VideoClipSource("/data/300vw", "train", clip_length=4)
+        >>> source = VideoClipSource("/data/300vw", "train", clip_length=4)  # doctest: +SKIP
+
+        (Skipped in the doctest run: it needs the 300-VW folder.)
     """
 
     scheme = "300w"
@@ -579,9 +584,11 @@ class VideoClipSource:
 class StaticImageClipSource:
     """Still images as clips: clip ``i`` is image ``i`` repeated ``T`` times.
 
-    The paper trains its tracker on 300W images and 300-VW videos; a still image is a clip
-    without motion (the refinement learns that a static face should stay put), and the clip
-    pipeline gives all T copies one crop and one augmentation.
+    An option of this zoo (``--image_data_dir``), off by default and not the paper's protocol:
+    the paper uses its 300W images only to train the detector inside the tracker and trains
+    the tracker on 300-VW videos (Sec. 5.1). A still image is a clip without motion (the
+    refinement learns that a static face should stay put), and the clip pipeline gives all T
+    copies one augmentation.
 
     Args:
         samples: ``zoo.data.Sample`` list (``image`` a path or an RGB array; 68 landmarks).
@@ -702,19 +709,80 @@ def _clip_element_dataset(source, shuffle_seed, repeat):
         load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def clip_training_dataset(source, codec, input_size, batch_size, seed=0, augment=True):
+TRACKING_DRIFT_CORRELATION = 0.8
+CLIP_CROPS = ("tracking", "clip")
+
+
+def tracking_crop_boxes(landmarks, seed, jitter, correlation=TRACKING_DRIFT_CORRELATION):
+    """Per-frame square boxes ``(T, 4)`` as a tracker crops a clip: from the previous frame.
+
+    A tracker crops frame t around its own prediction for frame t-1 (``python -m zoo.track``;
+    the tracking protocol of ``zoo.evaluation``). In training the prediction is stood in for
+    by the ground truth of frame t-1 (frame 0: its own, the first frame's crop coming from the
+    ground truth as in the evaluation), moved and scaled by a drift ``e_t`` that follows a
+    stationary AR(1) process over the clip (``e_0 = 0``, ``e_t = rho e_{t-1} +
+    sqrt(1 - rho^2) jitter n_t``): the tracker's error is smooth in time. So the face moves in
+    the crop as much as it moves between frames, plus the error.
+
+    Args:
+        landmarks: ``(T, N, 2)`` ground truth in image pixels (TF tensor).
+        seed: ``(2,)`` int stateless seed.
+        jitter: standard deviation of the drift: centre shift as a fraction of the landmark
+            box's longer side (per axis) and log scale.
+        correlation: rho, the frame-to-frame correlation of the drift.
+
+    Returns:
+        float32 ``(T, 4)`` square boxes ``x1, y1, x2, y2`` (the pipeline adds the margin).
+
+    Example:
+        >>> import numpy as np, tensorflow as tf
+        >>> from zoo.training.data import tracking_crop_boxes
+        >>> points = np.stack([np.array([[0.0, 0.0], [10.0, 10.0]]) + t for t in range(3)])
+        >>> boxes = tracking_crop_boxes(tf.constant(points, tf.float32), [1, 2], jitter=0.0)
+        >>> boxes.numpy()[:, 0].tolist()  # frame t sits in frame t-1's box
+        [0.0, 0.0, 1.0]
+    """
+    import tensorflow as tf
+
+    from zoo.data import transforms
+
+    landmarks = tf.convert_to_tensor(landmarks, tf.float32)
+    length = landmarks.shape[0]
+    box = transforms.landmark_box(landmarks)
+    box = tf.concat([box[:1], box[:-1]], axis=0)  # frame t uses frame t-1's landmarks
+    center = 0.5 * (box[:, :2] + box[:, 2:])
+    side = tf.reduce_max(box[:, 2:] - box[:, :2], axis=-1)
+    noise = tf.random.stateless_normal((length, 3), tf.cast(seed, tf.int64)[:2])
+    drift, drifts = tf.zeros((3,)), [tf.zeros((3,))]
+    for t in range(1, length):
+        drift = correlation * drift + float(np.sqrt(1.0 - correlation ** 2)) * noise[t]
+        drifts.append(drift)
+    drift = float(jitter) * tf.stack(drifts)
+    side = side * tf.exp(drift[:, 2])
+    center = center + drift[:, :2] * side[:, None]
+    half = 0.5 * side[:, None]
+    return tf.concat([center - half, center + half], axis=-1)
+
+
+def clip_training_dataset(source, codec, input_size, batch_size, seed=0, augment=True,
+                          crop="tracking", crop_jitter=0.03):
     """Endless shuffled ``(clips float32 (B, T, F, F, 3), targets {key: (B, T, ...)})`` batches.
 
-    One crop (the union of the clip's landmark boxes) and one augmentation per clip
+    Crops follow the tracking protocol by default (``crop="tracking"``): frame t is cropped
+    around frame t-1's landmarks with a smooth random drift (:func:`tracking_crop_boxes`), as
+    the tracker crops from its previous prediction; ``crop="clip"`` cuts one crop for the whole
+    clip (the union of its landmark boxes). One augmentation per clip on top
     (``zoo.data.pipeline.make_clip_dataset``); the codec encodes every frame.
 
     Args:
-        source: a ``SynthFaceClipSource`` or ``VideoClipSource``.
+        source: a clip source (``SynthFaceClipSource``, ``VideoClipSource``, ...).
         codec: a zoo codec.
         input_size: F.
         batch_size: global batch size (clips).
-        seed: shuffle and augmentation seed.
+        seed: shuffle, drift and augmentation seed.
         augment: passed to ``make_clip_dataset``.
+        crop: ``"tracking"`` or ``"clip"``.
+        crop_jitter: drift of the tracking crops (``TrainConfig.crop_jitter``).
 
     Returns:
         ``tf.data.Dataset``.
@@ -728,14 +796,32 @@ def clip_training_dataset(source, codec, input_size, batch_size, seed=0, augment
         >>> tuple(clips.shape), tuple(targets["x"].shape)
         ((2, 3, 64, 64, 3), (2, 3, 68, 128))
     """
+    import tensorflow as tf
+
     from zoo.data import pipeline
 
+    if crop not in CLIP_CROPS:
+        raise ValueError(f"Unknown clip crop. Allowed: {list(CLIP_CROPS)}. Received: "
+                         f"crop={crop!r}")
     # Shuffled by index before loading (shuffle=0 below): a buffer of full-resolution clips
     # would hold gigabytes.
     elements = source.element_dataset(shuffle_seed=seed, repeat=True)
+    crop_from = "landmarks"
+    if crop == "tracking":
+        # Drift seeds from their own stream (the pipeline's augmentation draws from `seed`).
+        randoms = tf.data.Dataset.random(seed=seed + 104_729)
+
+        def add_boxes(element, random):
+            seeds = tf.stack([random, tf.bitwise.right_shift(random, 32)])
+            return {**element, "box": tracking_crop_boxes(element["landmarks"], seeds,
+                                                          crop_jitter)}
+
+        elements = tf.data.Dataset.zip(elements, randoms).map(
+            add_boxes, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        crop_from = "frame_box"
     return pipeline.make_clip_dataset(
         elements, codec, source.scheme, clip_length=source.clip_length, input_size=input_size,
-        batch_size=batch_size, augment=augment, training=True, crop_from="landmarks",
+        batch_size=batch_size, augment=augment, training=True, crop_from=crop_from,
         shuffle=0, seed=seed)
 
 

@@ -8,19 +8,28 @@ import json
 
 from absl import flags
 
-from zoo.training.config import DATASETS, LR_SCHEDULES, STRATEGIES, TrainConfig
+from zoo.training.config import DATASETS, DECODE_METHODS, LR_SCHEDULES, STRATEGIES, TrainConfig
 
 _HELP = {
     "model": "Preset name (zoo.list_models()).",
     "data_dir": "Dataset root; leave empty to train on SynthFace (synthetic faces).",
     "output_dir": "Checkpoints, config.json, TensorBoard logs (resumes from here).",
     "input_size": "Face crop size F (paper: 256); default: the preset's.",
-    "heatmap_length": "1D heatmap length L (paper: 768); default: the preset's.",
-    "gamma": "Co-attention weight gamma of Eq. 10.",
-    "temporal_lambda": "Temporal decay lambda of Eq. 13 (trackers).",
+    "heatmap_length": "Heatmap length L (1D, paper: 768) or side (2D); default: the preset's.",
+    "sigma": "Target Gaussian sigma in input pixels, the same for every L (the paper gives "
+             "none); default: the preset's, else F / 64 (4 px at F = 256).",
+    "decode": "Decoding of validation (and of evaluate.py / export.py unless they say "
+              "otherwise): 1D argmax (paper Eq. 7) | refined; 2D argmax | quarter_offset (FAN) | "
+              "parabola | integral. Default: the preset's (1D refined, 2D quarter_offset).",
+    "gamma": "Co-attention weight gamma of Eq. 10 (1D models); default: the preset's.",
+    "temporal_lambda": "Temporal decay lambda of Eq. 13 (trackers); default: the preset's.",
     "clip_length": "Frames per training clip (trackers).",
-    "image_data_dir": "Trackers: a 300W root; its training images join the 300-VW clips as "
-                      "static clips (paper: 300W + 300VW).",
+    "crop_jitter": "Trackers: frame t is cropped around frame t-1's landmarks (as the tracker "
+                   "crops from its previous prediction), drifted by a smooth random error of "
+                   "this std (fraction of the face size; 0: exact previous box).",
+    "image_data_dir": "Trackers, off by default (the paper's setting): a 300W root whose "
+                      "training images join the 300-VW clips as static clips. Not the paper's "
+                      "protocol, which uses 300W only for the detector (--init_checkpoint).",
     "init_checkpoint": "Detector to initialise the tracker from: a train_300w.py run folder, "
                        "a ckpt-N prefix, a .weights.h5 or a .keras file.",
     "batch_size": "Global batch size (paper: 10).",
@@ -58,8 +67,8 @@ def define_training_flags(defaults, flag_values=flags.FLAGS):
         >>> from zoo.training.config import PAPER_DEFAULTS
         >>> from zoo.training.flags import define_training_flags
         >>> holders = define_training_flags(PAPER_DEFAULTS["300w"], flags.FlagValues())
-        >>> holders["gamma"].default
-        0.4
+        >>> holders["learning_rate"].default, holders["gamma"].default is None
+        (0.0001, True)
     """
     holders = {}
     for field in dataclasses.fields(TrainConfig):
@@ -80,12 +89,18 @@ def define_training_flags(defaults, flag_values=flags.FLAGS):
                 name, None if default is None else json.dumps(default),
                 'JSON dict of AugmentConfig ranges replacing the defaults, e.g. '
                 '\'{"rotation": 15.0, "occlusion_probability": 0.0}\'.', flag_values=flag_values)
+        elif name == "decode":
+            holders[name] = flags.DEFINE_enum(name, default, DECODE_METHODS, help_text,
+                                              flag_values=flag_values)
+        elif name == "sigma":
+            holders[name] = flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
         elif name == "lr_schedule":
             holders[name] = flags.DEFINE_enum(name, default, LR_SCHEDULES, help_text,
                                               flag_values=flag_values)
         elif name in ("mixed_precision", "augment"):
             holders[name] = flags.DEFINE_bool(name, default, help_text, flag_values=flag_values)
-        elif name in ("gamma", "temporal_lambda", "learning_rate", "val_fraction"):
+        elif name in ("gamma", "temporal_lambda", "learning_rate", "val_fraction",
+                      "crop_jitter"):
             holders[name] = flags.DEFINE_float(name, default, help_text, flag_values=flag_values)
         elif name in ("data_dir", "output_dir", "model", "init_checkpoint", "image_data_dir"):
             holders[name] = flags.DEFINE_string(name, default, help_text, flag_values=flag_values)
@@ -126,7 +141,10 @@ def run_recipe(config, logical_cpus=0):
 
     Example:
         >>> from zoo.training.flags import run_recipe
-        >>> # run_recipe(zoo.training.TrainConfig(model="aheat1d_mobile_300w", steps=200))
+        >>> result = run_recipe(zoo.training.TrainConfig(  # doctest: +SKIP
+        ...     model="aheat1d_mobile_300w", dataset="synthface", steps=200))
+
+        (Skipped in the doctest run: a training run; tests/test_preset_training.py runs it.)
     """
     from zoo.training import loop, tasks
 
@@ -140,8 +158,6 @@ def run_recipe(config, logical_cpus=0):
     if logical_cpus:
         loop.split_cpu(logical_cpus)
     strategy = loop.make_strategy(config.strategy)
-    if config.dataset == "300vw":
-        result, _, _ = tasks.train_tracker(config, strategy=strategy)
-    else:
-        result, _, _ = tasks.train(config, strategy=strategy)
+    # The preset's task kind (its architecture record) picks the trainer.
+    result, _, _ = tasks.train(config, strategy=strategy)
     return result

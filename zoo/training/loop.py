@@ -102,7 +102,10 @@ def split_cpu(num_devices):
 
     Example:
         >>> import zoo.training
-        >>> # zoo.training.split_cpu(2)  # first thing in a fresh process
+        >>> zoo.training.split_cpu(2)  # doctest: +SKIP
+        ['/device:CPU:0', '/device:CPU:1']
+
+        (Skipped in the doctest run: it must be the first TensorFlow call of a process.)
     """
     if not isinstance(num_devices, int) or num_devices < 1:
         raise ValueError(f"num_devices must be a positive integer. Received: num_devices={num_devices!r}")
@@ -410,8 +413,17 @@ def restore_model(model, output_dir):
         The restored step (int).
 
     Example:
+        >>> import keras, tensorflow as tf
         >>> import zoo.training
-        >>> # step = zoo.training.restore_model(zoo.create("aheat1d_mobile_300w"), "demo_out")
+        >>> def model_fn():
+        ...     inputs = keras.Input((4,))
+        ...     return keras.Model(inputs, keras.layers.Dense(1)(inputs))
+        >>> data = tf.data.Dataset.from_tensors((tf.ones((8, 4)), tf.ones((8, 1)))).repeat()
+        >>> result = zoo.training.train_loop(
+        ...     model_fn, lambda t, o: tf.reduce_mean(tf.square(t - o), axis=-1), data, steps=2,
+        ...     output_dir="run", progress=False)
+        >>> zoo.training.restore_model(model_fn(), "run")
+        2
     """
     path = tf.train.latest_checkpoint(os.path.join(output_dir, CHECKPOINT_SUBDIR))
     if path is None:

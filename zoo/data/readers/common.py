@@ -37,7 +37,8 @@ def data_error(reason, detail, path=None, line=None):
         ``zoo.data.DataError`` (to raise).
 
     Example:
-        >>> raise zoo.data.readers.common.data_error("truncated file", "no '}'", "a.pts", 70)
+        >>> str(zoo.data.readers.common.data_error("truncated file", "no '}'", "a.pts", 70))
+        "a.pts:70: truncated file: no '}'"
     """
     error = DataError(f"{reason}: {detail}", path=path, line=line)
     error.reason = reason
@@ -83,7 +84,8 @@ def check_landmarks(landmarks, num_points=None, path=None, line=None, allow_nan=
         DataError: wrong point count or non-finite values.
 
     Example:
-        >>> zoo.data.readers.common.check_landmarks([[1, 2], [3, 4]], num_points=2)
+        >>> zoo.data.readers.common.check_landmarks([[1, 2], [3, 4]], num_points=2).shape
+        (2, 2)
     """
     array = np.asarray(landmarks, dtype=np.float64)
     if array.size % 2 or (array.ndim == 2 and array.shape[1] != 2):
@@ -119,7 +121,8 @@ def read_pts(path, num_points=None):
             brace), NaN/inf values, or a point count other than ``num_points``.
 
     Example:
-        >>> points = zoo.data.readers.read_pts("helen/trainset/100032540_1.pts", 68)
+        >>> zoo.data.readers.common.write_pts("face.pts", np.zeros((68, 2)))
+        >>> points = zoo.data.readers.read_pts("face.pts", 68)
         >>> points.shape
         (68, 2)
     """
@@ -184,7 +187,9 @@ def write_pts(path, landmarks):
     """Writes 0-based (N, 2) landmarks as a 1-based iBUG ``.pts`` file (inverse of ``read_pts``).
 
     Example:
-        >>> zoo.data.readers.common.write_pts("/tmp/a.pts", points)
+        >>> zoo.data.readers.common.write_pts("a.pts", [[0.0, 1.0], [2.0, 3.0]])
+        >>> zoo.data.readers.read_pts("a.pts", 2).tolist()
+        [[0.0, 1.0], [2.0, 3.0]]
     """
     landmarks = np.asarray(landmarks, np.float64).reshape(-1, 2) + 1.0
     with open(path, "w", encoding="utf-8") as file:
@@ -208,7 +213,7 @@ def to_rgb_uint8(image, path=None):
         (H, W, 3) uint8 RGB.
 
     Example:
-        >>> rgb = zoo.data.readers.common.to_rgb_uint8(cv2.imread(p, cv2.IMREAD_UNCHANGED))
+        >>> rgb = zoo.data.readers.common.to_rgb_uint8(cv2.imread(p, cv2.IMREAD_UNCHANGED))  # doctest: +SKIP
     """
     if image is None or image.size == 0:
         raise data_error("unreadable image", "OpenCV could not decode it", path)
@@ -242,7 +247,7 @@ def load_image(path):
         DataError: the file is missing or cannot be decoded (the message names it).
 
     Example:
-        >>> image = zoo.data.readers.load_image("helen/trainset/100032540_1.jpg")
+        >>> image = zoo.data.readers.load_image("helen/trainset/100032540_1.jpg")  # doctest: +SKIP
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -306,7 +311,7 @@ def load_sample_image(sample):
         (H, W, 3) uint8 RGB.
 
     Example:
-        >>> image = zoo.data.readers.load_sample_image(samples[0])
+        >>> image = zoo.data.readers.load_sample_image(samples[0])  # doctest: +SKIP
     """
     if isinstance(sample.image, (str, os.PathLike)):
         path = os.fspath(sample.image)
@@ -353,7 +358,7 @@ def read_coco_json(path, image_dir=None, num_points=None, one_based=False, occlu
         ``center``/``scale``/``box_size`` (when present) go to ``meta``.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_coco_json("test_300w.json", one_based=True)
+        >>> samples, report = zoo.data.readers.read_coco_json("test_300w.json", one_based=True)  # doctest: +SKIP
     """
     path = os.fspath(path)
     image_dir = os.path.dirname(path) if image_dir is None else os.fspath(image_dir)
@@ -406,7 +411,7 @@ def collect(items, parse, report=None):
         ``(samples, report)``.
 
     Example:
-        >>> samples, report = zoo.data.readers.common.collect(paths, lambda p: Sample(p, read_pts(p)))
+        >>> samples, report = zoo.data.readers.common.collect(paths, lambda p: Sample(p, read_pts(p)))  # doctest: +SKIP
     """
     report = ReadReport() if report is None else report
     samples = []

@@ -24,13 +24,15 @@ def read_dlib_xml(path, num_points=68):
         ``x2 = left + width``; parts ordered by their ``name``.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_dlib_xml("training_with_face_landmarks.xml")
+        >>> samples, report = zoo.data.readers.read_dlib_xml("training_with_face_landmarks.xml")  # doctest: +SKIP
     """
     path = os.fspath(path)
     try:
         tree = ElementTree.parse(path)
-    except (OSError, ElementTree.ParseError) as error:
-        raise data_error("unreadable annotation", str(error), path) from error
+    except (OSError, ElementTree.ParseError, LookupError, ValueError) as error:
+        # LookupError: a damaged encoding name in the XML declaration
+        raise data_error("unreadable annotation", f"{type(error).__name__}: {error}", path) \
+            from error
     folder = os.path.dirname(path)
     boxes = []
     for image in tree.getroot().iter("image"):
@@ -40,7 +42,12 @@ def read_dlib_xml(path, num_points=68):
     def parse(item):
         file_name, number, box = item
         where = f"{path}[{file_name} box {number}]"
-        parts = sorted(box.iter("part"), key=lambda part: part.get("name"))
+        if file_name is None:
+            raise data_error("bad image entry", "an <image> without a 'file' attribute", where)
+        parts = list(box.iter("part"))
+        if any(part.get("name") is None for part in parts):
+            raise data_error("bad part", "a <part> without a 'name' attribute", where)
+        parts.sort(key=lambda part: part.get("name"))
         try:
             points = [[float(p.get("x")), float(p.get("y"))] for p in parts]
             left, top = float(box.get("left")), float(box.get("top"))

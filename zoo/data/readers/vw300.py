@@ -67,11 +67,21 @@ def load_broken_frames(path):
     """Loads the broken-frame list: JSON ``{"401": [722, ...], ...}`` -> ``{video: set(frames)}``.
 
     Example:
-        >>> broken = zoo.data.readers.load_broken_frames("broken_frames.json")
+        >>> broken = zoo.data.readers.load_broken_frames("broken_frames.json")  # doctest: +SKIP
     """
-    with open(path, encoding="utf-8") as file:
-        content = json.load(file)
-    return {str(video): {int(f) for f in frames} for video, frames in content.items()}
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as file:
+            content = json.load(file)
+    except OSError as error:
+        raise data_error("missing annotation", str(error), path) from error
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise data_error("unreadable annotation", str(error), path) from error
+    try:
+        return {str(video): {int(f) for f in frames} for video, frames in content.items()}
+    except (AttributeError, TypeError, ValueError) as error:
+        raise data_error("unreadable annotation", "expected {\"<video>\": [<frame>, ...]}, "
+                         f"found {type(error).__name__}: {error}", path) from error
 
 
 def list_videos(root, category):
@@ -87,7 +97,7 @@ def list_videos(root, category):
         under ``root`` are named in a warning.
 
     Example:
-        >>> zoo.data.readers.list_videos("/data/300vw", "S3")[:2]
+        >>> zoo.data.readers.list_videos("/data/300vw", "S3")[:2]  # doctest: +SKIP
         ['410', '411']
     """
     if category not in ("S1", "S2", "S3", "test", "train"):
@@ -137,7 +147,7 @@ def iter_300vw_video(video_dir, broken_frames=None, report=None, decode_video=Tr
 
     Example:
         >>> report = zoo.data.ReadReport()
-        >>> for sample in zoo.data.readers.iter_300vw_video("/data/300vw/001", report=report):
+        >>> for sample in zoo.data.readers.iter_300vw_video("/data/300vw/001", report=report):  # doctest: +SKIP
         ...     pass
     """
     video_dir = os.fspath(video_dir)
@@ -195,7 +205,7 @@ def iter_300vw(root, category, broken_frames=None, report=None, decode_video=Tru
 
     Example:
         >>> report = zoo.data.ReadReport()
-        >>> frames = list(zoo.data.readers.iter_300vw("/data/300vw", "S1", report=report))
+        >>> frames = list(zoo.data.readers.iter_300vw("/data/300vw", "S1", report=report))  # doctest: +SKIP
     """
     if broken_frames is None and os.path.isfile(os.path.join(root, "broken_frames.json")):
         broken_frames = os.path.join(root, "broken_frames.json")

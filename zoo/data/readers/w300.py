@@ -142,8 +142,8 @@ def read_300w(root, split):
         folder) and ``split``; bad ``.pts`` files are skipped and counted.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_300w("/data/300w", "train")
-        >>> print(report.summary())
+        >>> samples, report = zoo.data.readers.read_300w("/data/300w", "train")  # doctest: +SKIP
+        >>> print(report.summary())  # doctest: +SKIP
     """
     pairs, report = list_300w_split(root, split)
 
@@ -175,7 +175,7 @@ def read_hrnet_csv(path, image_root=None, num_points=NUM_POINTS):
         skipped and counted with the file and line in the report's examples.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_hrnet_csv(
+        >>> samples, report = zoo.data.readers.read_hrnet_csv(  # doctest: +SKIP
         ...     "face_landmarks_300w_valid_common.csv", image_root="/data/300w")
     """
     path = os.fspath(path)
@@ -225,13 +225,18 @@ def read_san_list(path, image_root=None, num_points=NUM_POINTS):
         ``(samples, report)`` with the list's face box as ``box``.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_san_list("300w/pts_images/DEBUG.lst")
+        >>> samples, report = zoo.data.readers.read_san_list("300w/pts_images/DEBUG.lst")  # doctest: +SKIP
     """
     path = os.fspath(path)
     list_dir = os.path.dirname(path)
     image_root = list_dir if image_root is None else os.fspath(image_root)
-    with open(path, encoding="utf-8") as file:
-        lines = file.read().splitlines()
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = file.read().splitlines()
+    except OSError as error:
+        raise data_error("missing annotation", str(error), path) from error
+    except UnicodeDecodeError as error:
+        raise data_error("unreadable annotation", str(error), path) from error
 
     def locate(relative):
         candidate = os.path.normpath(os.path.join(image_root, relative))

@@ -68,7 +68,7 @@ def read_wflw_list(path, image_dir=None):
         are skipped and counted.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_wflw_list(
+        >>> samples, report = zoo.data.readers.read_wflw_list(  # doctest: +SKIP
         ...     "WFLW_annotations/list_98pt_rect_attr_train_test/list_98pt_rect_attr_test.txt",
         ...     image_dir="WFLW_images")
     """
@@ -115,7 +115,7 @@ def wflw_subset(samples, attribute):
         list of ``Sample``; on the full test list the lengths are ``SUBSET_COUNTS``.
 
     Example:
-        >>> blur = zoo.data.readers.wflw_subset(test_samples, "blur")
+        >>> blur = zoo.data.readers.wflw_subset(test_samples, "blur")  # doctest: +SKIP
     """
     if attribute not in ATTRIBUTES:
         raise ValueError(f"`attribute` must be one of {ATTRIBUTES}. Received: attribute={attribute}")
@@ -143,7 +143,7 @@ def read_wflw(root, subset="train"):
         ``(samples, report)``.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_wflw("/data/wflw", "test")
+        >>> samples, report = zoo.data.readers.read_wflw("/data/wflw", "test")  # doctest: +SKIP
     """
     if subset not in SUBSET_COUNTS:
         raise ValueError(f"`subset` must be one of {sorted(SUBSET_COUNTS)}. Received: subset={subset}")

@@ -1,0 +1,110 @@
+"""The trainer of image architectures (detectors: ``aheat1d``, ``fan2d``, ``hih``, ...) on faces.
+
+Faces of a dataset folder or SynthFace, cropped and augmented by ``zoo.data.pipeline`` and
+encoded by the model's codec; validation NME on held-out faces (AFLW: the dataset's face-box
+normaliser); TensorBoard images of predicted landmarks.
+
+Example (``zoo.training.tasks.train`` runs it for image presets):
+    >>> from zoo.training.image_trainer import ImageTrainer
+    >>> ImageTrainer().task, ImageTrainer().datasets
+    ('image', ('synthface', '300w', 'aflw', 'wflw', 'cofw'))
+"""
+import numpy as np
+
+from zoo.training import data as data_lib
+from zoo.training import sources
+from zoo.training.drawing import draw_landmarks
+from zoo.training.trainer import Trainer
+
+
+def last_stack(outputs):
+    """``{"x": (B, S, N, L), ...}`` -> ``{"x": (B, N, L), ...}`` (the stack used for inference).
+
+    Example:
+        >>> from zoo.training.image_trainer import last_stack
+        >>> last_stack({"x": np.zeros((2, 4, 5, 8))})["x"].shape
+        (2, 5, 8)
+    """
+    return {key: value[:, -1] for key, value in outputs.items()}
+
+
+def predict_landmarks(model, codec, images, batch_size=16):
+    """Runs ``model`` on uint8/float images and decodes the last stack to pixel landmarks.
+
+    Args:
+        model: a training model (stacked dict outputs).
+        codec: its codec.
+        images: ``(B, F, F, 3)`` in [0, 255].
+        batch_size: inference batch.
+
+    Returns:
+        float32 numpy ``(B, N, 2)``.
+
+    Example:
+        >>> import zoo
+        >>> from zoo.models import presets
+        >>> from zoo.training.image_trainer import predict_landmarks
+        >>> model = zoo.create("fan2d_300w", **presets.get_architecture("fan2d").tiny_config)
+        >>> predict_landmarks(model, presets.model_codec(model), np.zeros((3, 32, 32, 3))).shape
+        (3, 68, 2)
+    """
+    import keras
+
+    results = []
+    for start in range(0, len(images), batch_size):
+        batch = np.asarray(images[start:start + batch_size], np.float32)
+        outputs = model(batch, training=False)
+        outputs = {k: keras.ops.cast(v, "float32") for k, v in outputs.items()}
+        coords, _ = codec.decode(last_stack(outputs))
+        results.append(keras.ops.convert_to_numpy(coords))
+    return np.concatenate(results).astype(np.float32)
+
+
+class ImageTrainer(Trainer):
+    """Trains image architectures (task ``"image"``) on faces."""
+
+    task = "image"
+    datasets = ("synthface", "300w", "aflw", "wflw", "cofw")
+
+    def check_data(self, config):
+        self.check_dataset(config)
+        if config.data_dir is not None:
+            data_lib.check_data_dir(config.dataset, config.data_dir)
+        else:
+            print(data_lib.SYNTHETIC_BANNER.format(dataset=config.dataset))
+
+    def make_sources(self, config):
+        return sources.make_sources(config)
+
+    def make_dataset(self, source, codec, config, augment):
+        return data_lib.training_dataset(source, codec, config.batch_size, seed=config.seed,
+                                         augment=augment or False)
+
+    def make_validation(self, val_source, codec, config):
+        import zoo.metrics
+        # AFLW is scored by the dataset's face-box size (None for inter-ocular schemes).
+        from zoo.evaluation import box_normalizers
+
+        scheme = getattr(val_source, "scheme", sources.SCHEMES[config.dataset])
+        val_images, val_landmarks = val_source.arrays()
+        normalizer = box_normalizers(val_source, scheme)
+
+        def eval_fn(model):
+            predicted = predict_landmarks(model, codec, val_images)
+            errors = zoo.metrics.nme(predicted, val_landmarks, scheme=scheme,
+                                     normalizer=normalizer)
+            return {"nme": float(np.mean(errors)),
+                    "failure_rate": float(zoo.metrics.failure_rate(errors, 0.1))}
+
+        def image_fn(model):
+            predicted = predict_landmarks(model, codec, val_images[:4])
+            return draw_landmarks(val_images[:4], predicted, val_landmarks[:4])
+
+        return eval_fn, image_fn
+
+    def fold_units(self, train_source):
+        return np.asarray, len(train_source)  # the folds split faces
+
+    def describe(self, evaluation):
+        return (f"step {evaluation['step']:6d}  val NME {100 * evaluation['nme']:.2f}%  "
+                f"FR@10% {100 * evaluation['failure_rate']:.2f}%")
