@@ -242,7 +242,10 @@ def _register():
         codec={"class_name": "RDFNCodec", "config": {}},
         tiny_config={"input_size": 32, "width": 16, "region_depth": 1, "pool_size": 8,
                      "heatmap_size": 8, "num_stacks": 1, "fusion_blocks": 1,
-                     "fusion_scales": [1, 2]},
+                     "fusion_scales": [1, 2],
+                     # 8 hidden units in the channel attention at width 16 (1 or 2 ReLUs of
+                     # the presets' reductions can all be dead on a random tiny model).
+                     "attention_reduction": 2},
         train_fields={"heatmap_length": "heatmap_size"},
         tracker=None,
         description="Region-aware deep feature-fused network (Lin & Liang 2023), designed "
