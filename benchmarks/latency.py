@@ -7,7 +7,9 @@ subprocess so its thread count can be set), at 1 and 2 threads. MediaPipe's
 ``face_landmark.tflite`` is timed in the same run when it is found (``mediapipe==0.10.21``
 installed, or ``--mediapipe_model``). Prints one markdown table: median and p90 ms per frame,
 and at 1 thread the median CPU time of the calling thread (the latency without the waits for
-a core that a loaded shared machine adds).
+a core that a loaded shared machine adds). LiteRT rows also give the XNNPACK delegate's
+partitions and the ops it leaves out (``zoo.export.tflite.xnnpack_partitions``); MediaPipe's
+model is one partition with every op inside.
 
     python benchmarks/latency.py --presets=aheat1d_mobile_300w,aheat1d_tracker_mobile_300vw \
         --mediapipe_model=/tmp/mpwheel/x/mediapipe/modules/face_landmark/face_landmark.tflite
@@ -26,7 +28,11 @@ check fails is still timed (its ops and speed do not depend on the weights), con
 the check and marked "refused by NME check" in the table.
 
 A tracker preset (``aheat1d_tracker_mobile_300vw``) is timed as its streaming step model
-(frame + state -> landmarks + state), one call per video frame.
+(frame + state -> landmarks + state), one call per video frame: the whole shipped step,
+detector, temporal refinement and the 1D decode (argmax + log-parabola, ``landmarks``
+output) included. MediaPipe's ``face_landmark.tflite`` outputs raw landmark coordinates
+with no decode, so its row times less work than a tracker step. Presets with shipped weights
+are exported with them (``--noshipped_weights``: random weights).
 """
 import importlib.util
 import json
@@ -66,6 +72,10 @@ _OVERRIDES = flags.DEFINE_list("overrides", [], "key=value architecture override
 _KERAS_FILES = flags.DEFINE_list(
     "keras_files", [], "Trained models for presets, as preset=path.keras (e.g. one saved by "
     "benchmarks/int8_nme.py --save): their quantised exports are judged on real NME.")
+_SHIPPED_WEIGHTS = flags.DEFINE_bool(
+    "shipped_weights", True, "Export presets that ship trained weights (zoo/weights/) with "
+    "them, as users get them; --noshipped_weights keeps random weights (without "
+    "--overrides only).")
 _SAVED_MODEL_WORKER = flags.DEFINE_string("saved_model_worker", None, "Internal.")
 
 
@@ -185,12 +195,26 @@ def find_mediapipe_model():
 
 def load(preset):
     """(label, exportable model, metadata) of a preset (a tracker gives its step model)."""
+    import zoo
+    import zoo.weights
     from zoo.export import sources
 
     trained = dict(item.split("=", 1) for item in _KERAS_FILES.value)
     if preset in trained:
         model, metadata = sources.load(keras_file=trained[preset])
         label = preset + " (trained)"
+    elif not _OVERRIDES.value and _SHIPPED_WEIGHTS.value and \
+            zoo.weights.has_trained_weights(zoo.get_preset(preset)):
+        # The shipped artifact: trained weights change the graph, not only its numbers (the
+        # converter drops the adds of zero-initialised batch-norm offsets and biases, so a
+        # random-weight export has fewer ops than the shipped one).
+        from zoo.export import metadata as metadata_lib
+
+        trained_model = zoo.create(preset)
+        zoo.weights.load_preset_weights(trained_model, zoo.get_preset(preset))
+        model, kind = sources.exportable_model(trained_model)
+        metadata = metadata_lib.build_metadata(model, preset=zoo.get_preset(preset), kind=kind)
+        label = preset + " (shipped weights)"
     else:
         overrides = {k: json.loads(v)
                      for k, v in (item.split("=", 1) for item in _OVERRIDES.value)}
@@ -254,6 +278,18 @@ def export_all(preset, formats, directory):
     return rows
 
 
+def partitions_cell(fmt, path):
+    """``"K (n: OP, ...)"`` for a LiteRT file: XNNPACK partitions and the ops it leaves out."""
+    if not fmt.startswith("tflite"):
+        return "-"
+    from zoo.export import tflite
+
+    report = tflite.xnnpack_partitions(path)
+    outside = sorted({name for _, name, _ in report["undelegated"]})
+    return (f"{report['num_partitions']} ({len(report['undelegated'])} of {report['num_ops']}"
+            + (f": {', '.join(outside)}" if outside else "") + ")")
+
+
 def _size_mb(path):
     if os.path.isdir(path):
         return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path)
@@ -306,8 +342,8 @@ def main(argv):
                     else:
                         times[i, t].append(_time(tflite_timer(path, t), _RUNS.value,
                                                  _WARMUP.value, cpu_times[i] if t == 1 else None))
-        header = "| model | format | params | size MB | " + " | ".join(
-            f"{t} thr median ms | {t} thr p90 ms" for t in threads) + \
+        header = "| model | format | params | size MB | XNNPACK partitions (ops outside) | " + \
+            " | ".join(f"{t} thr median ms | {t} thr p90 ms" for t in threads) + \
             " | 1 thr CPU median ms | check |"
         print(header)
         print("|" + "---|" * (header.count("|") - 1))
@@ -319,7 +355,8 @@ def main(argv):
             cells.append(f"{np.median(np.concatenate(cpu_times[i])):.2f}" if cpu_times[i]
                          else "-")
             print(f"| {name} | {fmt} | {params if params is not None else '-'} | "
-                  f"{_size_mb(path):.2f} | " + " | ".join(cells) + f" | {note} |")
+                  f"{_size_mb(path):.2f} | {partitions_cell(fmt, path)} | " + " | ".join(cells)
+                  + f" | {note} |")
         for line in REFUSED:
             print(f"refused by its parity check (a quantised LiteRT one timed unchecked, "
                   f"for speed only): {line}")

@@ -137,7 +137,7 @@ class Heatmap1DCodec(base.Codec):
             coordinates.append(
                 base.to_input_coordinate(position, self.input_size, self.heatmap_size))
             peaks.append(peak)
-        coords = ops.stack(coordinates, axis=-1)
+        coords = _stack_last(coordinates)
         return coords, ops.minimum(peaks[0], peaks[1])
 
     def count_landmarks(self, shapes):
@@ -157,12 +157,83 @@ class Heatmap1DCodec(base.Codec):
 def decode_axis(heatmap, length, refine):
     """Argmax (Eq. 7) of ``(..., L)`` heatmaps, optionally log-parabola refined.
 
+    The same values as ``zoo.codecs.base.argmax_last``, ``neighbours`` and
+    ``log_parabola_offset`` (the first maximum; its neighbours clamped at the borders; no
+    offset at a border or where the log curve is not concave), written with arithmetic only:
+    no comparison, ``where`` (SELECT_V2), cast, one-hot or slice. LiteRT's XNNPACK delegate
+    takes none of the comparison, select and cast ops, and each one it leaves out splits the
+    exported graph into more delegate partitions (issue 13: the tracker step was 12
+    partitions, and 27 of the 47 ops XNNPACK left out were this decode's).
+
+    Two exact identities replace the comparisons, for finite float32 values and integer-valued
+    bin indices ``i``, ``j`` (a float difference of finite values is 0 only when they are
+    equal, and ``ceil`` of a positive float is at least 1):
+
+    * ``[x > 0] = min(ceil(max(x, 0)), 1)``; so ``[h < max(h)] = min(ceil(max(h) - h), 1)``;
+    * ``[i == j] = max(1 - |i - j|, 0)`` (a one-hot mask).
+
+    Args:
+        heatmap: float tensor ``(..., L)``, finite values.
+        length: int, ``L``.
+        refine: bool, add the log-parabola offset.
+
     Returns:
         ``(position, peak)``: continuous bin coordinate and peak value, shape ``(...)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from zoo.codecs.heatmap_1d import decode_axis
+        >>> heatmap = np.exp(-0.5 * (np.arange(8.0) - 2.25) ** 2)[None].astype("float32")
+        >>> position, peak = decode_axis(heatmap, 8, refine=True)
+        >>> round(float(position[0]), 4), round(float(peak[0]), 4)
+        (2.25, 0.9692)
     """
-    position, peak = base.argmax_last(heatmap)
-    index = ops.cast(position, "int32")
+    peak = ops.max(heatmap, axis=-1, keepdims=True)
+    positions = ops.arange(length, dtype=heatmap.dtype)
+    # First index of the maximum: bins below the peak are pushed past L, then the minimum.
+    below_peak = ops.minimum(ops.ceil(peak - heatmap), 1.0)
+    index = ops.min(positions + float(length) * below_peak, axis=-1, keepdims=True)
+    position = ops.squeeze(index, axis=-1)
     if refine:
-        left, right, interior = base.neighbours(heatmap, index, length)
-        position = position + base.log_parabola_offset(left, peak, right, interior)
-    return position, peak
+        left = _value_at(heatmap, positions, ops.maximum(index - 1.0, 0.0))
+        right = _value_at(heatmap, positions, ops.minimum(index + 1.0, float(length - 1)))
+        # 1 for 0 < index < L - 1, else 0 (index is an integer-valued float).
+        interior = ops.minimum(position, 1.0) * ops.minimum(
+            ops.relu(float(length - 1) - position), 1.0)
+        centre = ops.squeeze(peak, axis=-1)
+        position = position + _log_parabola_offset(left, centre, right, interior)
+    return position, ops.squeeze(peak, axis=-1)
+
+
+def _stack_last(tensors):
+    """``ops.stack(tensors, axis=-1)`` as reshapes and one concatenation when the sizes after
+    the batch are static (LiteRT's XNNPACK delegate does not take PACK)."""
+    shape = tuple(tensors[0].shape[1:])
+    if any(size is None for size in shape):
+        return ops.stack(tensors, axis=-1)
+    return ops.concatenate([ops.reshape(t, (-1,) + shape + (1,)) for t in tensors], axis=-1)
+
+
+def _value_at(heatmap, positions, index):
+    """``heatmap[..., index]`` for an integer-valued float ``index (..., 1)``: a one-hot sum."""
+    one_hot = ops.relu(1.0 - ops.abs(positions - index))
+    return ops.sum(heatmap * one_hot, axis=-1)
+
+
+def _log_parabola_offset(left, centre, right, interior):
+    """``zoo.codecs.base.log_parabola_offset`` with a 0/1 float ``interior`` and no select.
+
+    Where the offset is not valid (border, or curvature not below ``-_MIN_CURVATURE``) the
+    divisor is -1 and the result is multiplied by 0, as ``where(valid, offset, 0)`` does.
+    """
+    log_left = ops.log(ops.maximum(left, base._EPSILON))
+    log_centre = ops.log(ops.maximum(centre, base._EPSILON))
+    log_right = ops.log(ops.maximum(right, base._EPSILON))
+    curvature = log_left - 2.0 * log_centre + log_right
+    # [curvature < -_MIN_CURVATURE] = [-_MIN_CURVATURE - curvature > 0].
+    concave = ops.minimum(ops.ceil(ops.relu(-base._MIN_CURVATURE - curvature)), 1.0)
+    valid = interior * concave
+    # curvature where valid, -1 elsewhere: one of the two terms is exactly 0.
+    safe = valid * curvature - (1.0 - valid)
+    offset = ops.clip(0.5 * (log_left - log_right) / safe, -0.5, 0.5)
+    return valid * offset

@@ -44,8 +44,14 @@ def convert(model, quantization="float32", representative_data=None, io=None, fl
         The flatbuffer as ``bytes``.
 
     Example:
-        >>> import zoo.export.tflite  # doctest: +SKIP
-        >>> data = zoo.export.tflite.convert(model, "float16")  # doctest: +SKIP
+        >>> import zoo.export.tflite
+        >>> import keras
+        >>> images = keras.Input((8, 8, 3), name="images")  # a toy model: any image -> landmarks
+        >>> model = keras.Model(images, {"landmarks": keras.layers.Reshape((2, 2))(
+        ...     keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(images)))})
+        >>> data = zoo.export.tflite.convert(model, "float16")
+        >>> data[4:8]  # the LiteRT flatbuffer identifier
+        b'TFL3'
     """
     import tensorflow as tf
 
@@ -113,8 +119,12 @@ def decode_float_layers(model):
         A sorted list of layer names (empty when the model has no ``HeatmapDecoder``).
 
     Example:
-        >>> import zoo.export.tflite  # doctest: +SKIP
-        >>> zoo.export.tflite.decode_float_layers(model)  # doctest: +SKIP
+        >>> import zoo.export.tflite
+        >>> import zoo.models.inference
+        >>> tiny = zoo.models.presets.get_architecture("aheat1d").tiny_config  # 32 px, seconds
+        >>> model = zoo.models.inference.make_inference_model(
+        ...     zoo.create("aheat1d_mobile_300w", **tiny))
+        >>> zoo.export.tflite.decode_float_layers(model)
         ['decoder']
     """
     from zoo.layers.heatmap_decoder import HeatmapDecoder
@@ -181,6 +191,69 @@ def make_interpreter(model_path_or_bytes, num_threads=None):
     return Interpreter(model_path=os.fspath(model_path_or_bytes), num_threads=num_threads)
 
 
+def xnnpack_partitions(model_path_or_bytes, num_threads=1):
+    """How LiteRT's XNNPACK delegate splits a model: its partitions and the ops left out.
+
+    Every op the delegate does not take runs in LiteRT's own kernels, and each one between
+    delegated ops ends a partition (a separate XNNPACK subgraph, with a copy across each
+    boundary). MediaPipe's ``face_landmark.tflite`` is one partition with every op inside.
+    After ``allocate_tensors`` the interpreter's node list holds the model's ops followed by
+    one ``DELEGATE`` node per partition; an op is delegated when one of its outputs leaves a
+    delegate node or when the ops reading its outputs are delegated together with it.
+
+    Args:
+        model_path_or_bytes: ``.tflite`` path or flatbuffer bytes.
+        num_threads: interpreter threads (the partitioning does not depend on it).
+
+    Returns:
+        dict with ``num_ops`` (ops of the model), ``num_partitions`` (XNNPACK delegate
+        nodes), ``op_counts`` (``{op name: count}``) and ``undelegated`` (a list of
+        ``(op index, op name, first output tensor name)`` of the ops run outside XNNPACK).
+
+    Example:
+        >>> import zoo.export.tflite
+        >>> # needs a tracker step .tflite (half a minute to convert); tests/test_tflite_partitions.py
+        >>> report = zoo.export.tflite.xnnpack_partitions("tracker_step.tflite")  # doctest: +SKIP
+        >>> report["num_partitions"], [op for _, op, _ in report["undelegated"]]  # doctest: +SKIP
+        (1, ['CAST'])
+    """
+    import collections
+
+    interpreter = make_interpreter(model_path_or_bytes, num_threads)
+    interpreter.allocate_tensors()  # applies the default XNNPACK delegate
+    # Private but stable accessors of the LiteRT Python interpreter (also used by its own
+    # tests); the public API does not list delegate nodes.
+    details = interpreter._get_ops_details()
+    model_ops = [op for op in details if op["op_name"] != "DELEGATE"]
+    delegates = [op for op in details if op["op_name"] == "DELEGATE"]
+    delegate_outputs = {int(t) for op in delegates for t in op["outputs"]}
+    delegate_inputs = {int(t) for op in delegates for t in op["inputs"]}
+    graph_outputs = {int(d["index"]) for d in interpreter.get_output_details()}
+    readers = collections.defaultdict(list)
+    for op in model_ops:
+        for tensor in op["inputs"]:
+            readers[int(tensor)].append(op["index"])
+    # Ops are stored in execution order, so the readers of an op's outputs are decided first.
+    delegated = {}
+    for op in reversed(model_ops):
+        outputs = [int(t) for t in op["outputs"] if t >= 0]
+        if any(t in delegate_outputs for t in outputs):
+            delegated[op["index"]] = True
+        elif any(t in delegate_inputs or t in graph_outputs for t in outputs):
+            delegated[op["index"]] = False
+        else:  # read only inside one partition (delegated) or only by ops left out
+            following = [delegated[r] for t in outputs for r in readers[t]]
+            delegated[op["index"]] = bool(following) and following[0]
+    names = {int(d["index"]): d["name"] for d in interpreter.get_tensor_details()}
+    return {
+        "num_ops": len(model_ops),
+        "num_partitions": len(delegates),
+        "op_counts": dict(collections.Counter(op["op_name"] for op in model_ops)),
+        "undelegated": [(op["index"], op["op_name"], names.get(int(op["outputs"][0]), ""))
+                        for op in model_ops if not delegated[op["index"]]],
+    }
+
+
 def run_tflite(model_path_or_bytes, inputs, num_threads=None, signature="serving_default"):
     """Runs a LiteRT model's signature on named numpy inputs.
 
@@ -195,10 +268,15 @@ def run_tflite(model_path_or_bytes, inputs, num_threads=None, signature="serving
         dict output name -> numpy array.
 
     Example:
-        >>> import zoo.export  # doctest: +SKIP
-        >>> out = zoo.export.run_tflite("model.tflite", {"images": crops_uint8})  # doctest: +SKIP
-        >>> out["landmarks"].shape  # doctest: +SKIP
-        (1, 68, 2)
+        >>> import zoo.export
+        >>> import keras
+        >>> images = keras.Input((8, 8, 3), name="images")  # a toy model: any image -> landmarks
+        >>> model = keras.Model(images, {"landmarks": keras.layers.Reshape((2, 2))(
+        ...     keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(images)))})
+        >>> data = zoo.export.tflite.convert(model)  # or a ``.tflite`` path
+        >>> out = zoo.export.run_tflite(data, {"images": np.zeros((3, 8, 8, 3), np.uint8)})
+        >>> out["landmarks"].shape
+        (3, 2, 2)
     """
     interpreter = model_path_or_bytes
     if isinstance(model_path_or_bytes, (str, os.PathLike, bytes, bytearray)):
@@ -216,7 +294,8 @@ class StreamingRunner:
         initial_state: optional dict state name -> array (batch 1); zeros when None.
 
     Example:
-        >>> import zoo.export  # doctest: +SKIP
+        >>> import zoo.export
+        >>> # needs a tracker step .tflite (half a minute to convert); tests/test_export_tflite.py
         >>> tracker = zoo.export.StreamingRunner("tracker.tflite", num_threads=1)  # doctest: +SKIP
         >>> for frame in crops:  # (F, F, 3) uint8  # doctest: +SKIP
         ...     out = tracker.step(frame[None])
@@ -298,8 +377,17 @@ def export_tflite(model, path, quantization="float32", metadata=None, parity_inp
         zoo.export.ParityError: if the check fails (nothing is written).
 
     Example:
-        >>> import zoo.export  # doctest: +SKIP
-        >>> zoo.export.export_tflite(model, "mobile_fp16.tflite", quantization="float16")  # doctest: +SKIP
+        >>> import zoo.export
+        >>> import zoo.models.inference
+        >>> tiny = zoo.models.presets.get_architecture("aheat1d").tiny_config  # 32 px, seconds
+        >>> model = zoo.models.inference.make_inference_model(
+        ...     zoo.create("aheat1d_mobile_300w", **tiny))
+        >>> result = zoo.export.export_tflite(model, "mobile.tflite")  # float32, checked
+        >>> result.format, sorted(result.parity)
+        ('tflite', ['batch1', 'batch2'])
+        >>> out = zoo.export.run_tflite(result.path, {"images": np.zeros((1, 32, 32, 3), np.uint8)})
+        >>> out["landmarks"].shape, zoo.export.read_metadata(result.path)["num_landmarks"]
+        ((1, 68, 2), 68)
     """
     path = os.fspath(path)
     _files.refuse_existing(path)

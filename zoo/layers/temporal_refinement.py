@@ -34,6 +34,49 @@ from keras import ops
 from zoo.layers.heads_1d import transpose_conv_1d_as_matmul
 
 
+def conv_1d_as_conv_2d(inputs, layer):
+    """A built ``keras.layers.Conv1D`` computed as a 2D convolution over ``(B, 1, L, C)``.
+
+    The same values as ``layer(inputs)`` (TensorFlow runs a 1D convolution as this very 2D
+    one), but the extra axis is made with static-size reshapes instead of the ``ExpandDims``
+    of TensorFlow's ``conv1d``: LiteRT's XNNPACK delegate does not take EXPAND_DIMS, and each
+    one splits the exported graph (issue 13: 6 in the tracker step's refinement).
+
+    Args:
+        inputs: ``(B, L, C)`` tensor with static L and C.
+        layer: a built ``Conv1D`` (channels last, ``"same"`` or ``"valid"`` padding, one group).
+
+    Returns:
+        ``(B, L', F)``, equal to ``layer(inputs)``.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> from zoo.layers.temporal_refinement import conv_1d_as_conv_2d
+        >>> conv = keras.layers.Conv1D(4, 3, strides=2, padding="same", activation="relu")
+        >>> x = np.random.rand(2, 10, 8).astype("float32")
+        >>> bool(np.allclose(conv(x), conv_1d_as_conv_2d(x, conv), atol=1e-6))
+        True
+    """
+    if layer.padding not in ("same", "valid") or layer.groups != 1 \
+            or layer.data_format != "channels_last":
+        raise ValueError(
+            "conv_1d_as_conv_2d needs a channels-last Conv1D with 'same' or 'valid' padding "
+            f"and one group. Received: layer={layer.name} (padding={layer.padding!r}, "
+            f"groups={layer.groups}, data_format={layer.data_format!r})")
+    length, channels = inputs.shape[1], inputs.shape[2]
+    kernel = ops.cast(layer.kernel, inputs.dtype)  # (k, C, F)
+    outputs = ops.conv(ops.reshape(inputs, (-1, 1, length, channels)),
+                       ops.reshape(kernel, (1,) + tuple(kernel.shape)),
+                       strides=(1, layer.strides[0]), padding=layer.padding,
+                       dilation_rate=(1, layer.dilation_rate[0]))
+    outputs = ops.reshape(outputs, (-1, outputs.shape[2], outputs.shape[3]))
+    if layer.use_bias:
+        outputs = outputs + ops.cast(layer.bias, outputs.dtype)
+    if layer.activation is not None:
+        outputs = layer.activation(outputs)
+    return outputs
+
+
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
@@ -208,13 +251,19 @@ class TemporalRefinementCell(keras.layers.Layer):
     def _from_channels_last(self, features):
         return ops.transpose(features, (0, 2, 1)) if self.rank == 1 else features
 
+    def _conv(self, layer, inputs, training):
+        if self.rank == 1:
+            # Same values as layer(inputs); no EXPAND_DIMS in LiteRT graphs.
+            return conv_1d_as_conv_2d(inputs, layer)
+        return layer(inputs, training=training)
+
     def call(self, inputs, states, training=None):
         previous = states[0] if isinstance(states, (list, tuple)) else states
         if self.identity:
             encoded = inputs
         else:
-            encoded = self.encoder_down(self._to_channels_last(inputs), training=training)
-            encoded = self.encoder_out(encoded, training=training)  # U_t, entries in [-1, 1]
+            encoded = self._conv(self.encoder_down, self._to_channels_last(inputs), training)
+            encoded = self._conv(self.encoder_out, encoded, training)  # U_t, entries in [-1, 1]
         # Eq. 13, recursive form: V_t = U_t + lambda * V_{t-1}.
         state = encoded + self.decay * previous
         if self.identity:
@@ -226,7 +275,7 @@ class TemporalRefinementCell(keras.layers.Layer):
             else:
                 refinement = self.decoder_up(state, training=training)
             refinement = self._from_channels_last(
-                self.output_projection(refinement, training=training))  # E'_t
+                self._conv(self.output_projection, refinement, training))  # E'_t
         return inputs + refinement, [state]
 
     def compute_output_shape(self, inputs_shape, states_shape=None):

@@ -13,6 +13,46 @@ def _resolve_codec(model, codec):
     return presets.model_codec(model, codec)
 
 
+def last_stack_outputs(model):
+    """The last stack of every output of a stacked training model, as tensors of its graph.
+
+    A detector returns every stack, ``(B, S, ...)``, stacked by ``Reshape`` (and, for S > 1,
+    ``Concatenate``) layers named ``<key>_stack<i>``
+    (``zoo.models.hourglass_backbone.stack_outputs``); the input of ``<key>_stack<S-1>`` is
+    the last stack itself. Reading it there gives the same values as ``[:, -1]`` of the
+    stacked output, without ``Reshape``'s run-time batch size (SHAPE, STRIDED_SLICE, PACK in
+    LiteRT) and the strided slice, which XNNPACK leaves out of its delegate (issue 13: they
+    split the exported graph). Outputs built another way get ``SelectStack(-1)``.
+
+    Args:
+        model: a functional model with dict outputs ``{key: (B, S, ...)}``.
+
+    Returns:
+        dict ``{key: (B, ...)}`` of symbolic tensors (``keras.Model(model.input, ...)`` makes
+        a model of them).
+
+    Example:
+        >>> import zoo
+        >>> from zoo.models.inference import last_stack_outputs
+        >>> model = zoo.create("aheat1d_mobile_300w")
+        >>> {key: tuple(t.shape) for key, t in last_stack_outputs(model).items()}
+        {'x': (None, 68, 384), 'y': (None, 68, 384)}
+    """
+    outputs = {}
+    for key, tensor in model.output.items():
+        layer = None
+        if len(tensor.shape) >= 3 and tensor.shape[1] is not None:
+            try:
+                layer = model.get_layer(f"{key}_stack{tensor.shape[1] - 1}")
+            except ValueError:
+                layer = None
+        if layer is not None and tuple(layer.input.shape[1:]) == tuple(tensor.shape[2:]):
+            outputs[key] = layer.input
+        else:
+            outputs[key] = SelectStack(-1, name=f"{key}_last")(tensor)
+    return outputs
+
+
 def make_inference_model(model_or_name, codec=None):
     """Wraps a training model into an inference model: images -> landmarks, scores, heatmaps.
 
@@ -59,8 +99,7 @@ def make_inference_model(model_or_name, codec=None):
     decoder = HeatmapDecoder(_resolve_codec(model, codec), name="decoder")
 
     # Functional graph: last stack of every heatmap output, then the decoder.
-    heatmaps = {key: SelectStack(-1, name=f"{key}_last")(tensor)
-                for key, tensor in model.output.items()}
+    heatmaps = last_stack_outputs(model)
     decoded = decoder(heatmaps)
     outputs = {"landmarks": decoded["landmarks"], "scores": decoded["scores"], **heatmaps}
 

@@ -24,6 +24,7 @@ from zoo.layers.temporal_refinement import TemporalRefinement
 from zoo.models import presets
 from zoo.models.aheat1d import build_aheat1d
 from zoo.models.fan2d import build_fan2d
+from zoo.models.inference import last_stack_outputs
 
 FRAME_DETECTOR_NAME = "frame_detector"
 REFINEMENT_PREFIX = "refine_"
@@ -282,6 +283,34 @@ def _default_codec(tracker):
     return zoo.codecs.serialize(presets.model_codec(tracker))
 
 
+def last_stack_model(detector):
+    """The detector's last-stack outputs ``{key: (B, ...)}`` as a model sharing its layers.
+
+    The same values as ``detector(images)[key][:, -1]``, read where the last stack is made
+    (``zoo.models.inference.last_stack_outputs``), so the exported step has no run-time-shaped
+    reshape or strided slice outside LiteRT's XNNPACK delegate (issue 13).
+
+    Args:
+        detector: a functional detector returning ``{key: (B, S, ...)}``.
+
+    Returns:
+        A ``keras.Model`` from the detector's input to ``{key: (B, ...)}``.
+
+    Example:
+        >>> import numpy as np
+        >>> import zoo
+        >>> detector = zoo.models.build_aheat1d(num_landmarks=5, input_size=32, num_stacks=2,
+        ...     width=16, hourglass_depth=2, heatmap_length=24, head_channels=8,
+        ...     compress_steps=1)
+        >>> images = np.random.rand(1, 32, 32, 3).astype("float32") * 255
+        >>> last = zoo.models.tracker.last_stack_model(detector)(images)
+        >>> bool(np.allclose(last["x"], detector(images)["x"][:, -1], atol=1e-6))
+        True
+    """
+    return keras.Model(detector.input, last_stack_outputs(detector),
+                       name=f"{detector.name}_last_stack")
+
+
 class Streaming:
     """Frame-by-frame inference for a tracker, with the state as explicit input and output.
 
@@ -318,10 +347,10 @@ class Streaming:
         frame = keras.Input(tuple(detector.input_shape[1:]), dtype="float32", name="frame")
         states = {name: keras.Input(shape, dtype="float32", name=name)
                   for name, shape in self.state_shapes.items()}
-        detections = detector(frame)
+        detections = last_stack_model(detector)(frame)
         outputs = {}
         for key in keys:
-            refined, new_state = cells[key](detections[key][:, -1], [states[f"state_{key}"]])
+            refined, new_state = cells[key](detections[key], [states[f"state_{key}"]])
             outputs[key] = refined
             outputs[f"state_{key}"] = new_state[0]
         outputs.update(HeatmapDecoder(self.codec, name="decoder")(
