@@ -1,7 +1,8 @@
 r"""Tracker against per-frame detection on moving real faces: NME and jitter, two crop protocols.
 
 With ``--data_dir`` (a 300-W root), the clips are the fixed evaluation clips of its test faces
-(``read_300w`` split ``common``: here the HELEN half, 330 faces) under synthetic camera/head
+(``read_300w`` split ``--split``, default ``common``: here the HELEN half, 330 faces; one clip
+per face, the first ``--num_clips`` faces) under synthetic camera/head
 motion, lighting drift, motion blur, noise and occlusion events
 (``zoo.data.motion_clips.evaluation_clips``, seed ``EVALUATION_SEED``: the same clips on every
 run). Without it, still SynthFace faces with fresh pixel noise on every frame (every landmark
@@ -12,14 +13,23 @@ Both methods run in both crop protocols (``zoo.evaluation.track_clips``): the tr
 around the ground truth, a lost face restarting from the ground truth) and the per-frame
 ground-truth crop. Per-frame detection is the tracker's own detector with the temporal
 refinement taken out (a zero refinement: exactly the detector's heatmaps), so the difference is
-the temporal state of Eq. 13. Jitter is ``zoo.track.jitter``: the frame-to-frame landmark
-motion that the face did not make, over the inter-ocular distance. One markdown table.
+the temporal state of Eq. 13. With the shipped weights (the defaults) that detector is the
+shipped ``aheat1d_mobile_300w`` (the tracker was trained with it frozen); the table's header
+says whether its weights equal ``zoo.load("aheat1d_mobile_300w")``'s. Jitter is
+``zoo.track.jitter``: the frame-to-frame landmark motion that the face did not make, over the
+inter-ocular distance. Restarts: faces lost under the tracking protocol (restarted from the
+ground truth, as ``python -m zoo.track`` re-detects). One markdown table.
 
+    python benchmarks/jitter.py --data_dir=../shared/data/300w --split=common \
+        --num_clips=100 --num_frames=16  # shipped tracker vs shipped detector
     python benchmarks/jitter.py --data_dir=../shared/data/300w --tracker_run=runs/tracker_300w
     python benchmarks/jitter.py --data_dir=../shared/data/300w \
         --model=aheat1d_tracker_mobile_300vw --tracker_weights=runs/tracker/best.keras
     python benchmarks/jitter.py --data_dir=../shared/data/300w --detector_run=runs/mobile
-    python benchmarks/jitter.py --model=aheat1d_mobile_300w --clips=4 --frames=100  # SynthFace
+    python benchmarks/jitter.py --model=aheat1d_mobile_300w --num_clips=4 \
+        --num_frames=100  # SynthFace
+
+(``--clips`` / ``--frames`` are the older names of ``--num_clips`` / ``--num_frames``.)
 
 Meaningful only with trained weights: without them the models are random (and the tracker's
 zero-initialised refinement makes it output exactly the detector's heatmaps).
@@ -42,9 +52,13 @@ _MODEL = flags.DEFINE_string("model", "aheat1d_tracker_mobile_300vw",
 _DETECTOR_WEIGHTS = flags.DEFINE_string("detector_weights", None,
                                         "Detector checkpoint (.weights.h5/.keras).")
 _TRACKER_WEIGHTS = flags.DEFINE_string("tracker_weights", None, "Tracker checkpoint.")
-_CLIPS = flags.DEFINE_integer("clips", None, "At most this many clips (None: every test face; "
-                              "SynthFace: 4).")
-_FRAMES = flags.DEFINE_integer("frames", None, "Frames per clip (default 40; SynthFace 100).")
+_SPLIT = flags.DEFINE_string("split", "common", "With --data_dir: the read_300w split whose "
+                              "faces become clips (never a training split for a reported figure).")
+_CLIPS = flags.DEFINE_integer("num_clips", None, "At most this many clips, one per face (None: "
+                              "every face of --split; SynthFace: 4).")
+_FRAMES = flags.DEFINE_integer("num_frames", None, "Frames per clip (default 40; SynthFace 100).")
+flags.DEFINE_alias("clips", "num_clips")
+flags.DEFINE_alias("frames", "num_frames")
 _NOISE = flags.DEFINE_float("noise", 8.0, "SynthFace: std of the per-frame pixel noise (0-255).")
 _SEED = flags.DEFINE_integer("seed", None, "Clip seed (default: the fixed evaluation seed).")
 _BATCH = flags.DEFINE_integer("batch_size", 32, "Clips tracked together.")
@@ -81,6 +95,20 @@ def per_frame_detector(stream):
                     refinement_downsample=cell.downsample,
                     name=f"{stream.tracker.name}_detector")
     return zoo.streaming(wrapped, codec=stream.codec)
+
+
+def same_weights_as_preset(model, preset):
+    """Whether ``model``'s weights equal those ``zoo.load(preset)`` ships (None: no such file)."""
+    import zoo
+    import zoo.weights
+
+    if not zoo.weights.has_trained_weights(zoo.get_preset(preset)):
+        return None
+    shipped = zoo.create(preset)
+    zoo.weights.load_preset_weights(shipped, zoo.get_preset(preset))
+    mine, theirs = model.get_weights(), shipped.get_weights()
+    return len(mine) == len(theirs) and all(
+        a.shape == b.shape and np.array_equal(a, b) for a, b in zip(mine, theirs))
 
 
 def load_stream():
@@ -121,14 +149,16 @@ def main(argv):
         source = motion_clips.evaluation_clips(
             _DATA_DIR.value, input_size,
             clip_length=_FRAMES.value or motion_clips.EVALUATION_CLIP_LENGTH,
+            split=_SPLIT.value,
             seed=motion_clips.EVALUATION_SEED if _SEED.value is None else _SEED.value,
             max_faces=_CLIPS.value)
 
         def videos():
             return (source.clip(i) for i in range(len(source)))
 
-        what = (f"{len(source)} motion clips x {source.clip_length} frames of the 300-W common "
-                f"test faces in {_DATA_DIR.value} (zoo.data.motion_clips, seed {source.seed})")
+        what = (f"{len(source)} motion clips x {source.clip_length} frames of the 300-W "
+                f"{_SPLIT.value!r} faces in {_DATA_DIR.value} (zoo.data.motion_clips, seed "
+                f"{source.seed}, {source.frame_size} px frames)")
     else:
         clips = still_synthface_clips(_CLIPS.value or 4, _FRAMES.value or 100, _NOISE.value,
                                       256, _SEED.value or 0)
@@ -152,8 +182,19 @@ def main(argv):
                 batch_size=_BATCH.value)
             seconds = time.perf_counter() - start
             rows.append((method, crop, row, restarts, 1000 * seconds / len(errors)))
+    from zoo.models import tracker as tracker_lib
+
+    inner = stream.tracker.get_layer(tracker_lib.FRAME_DETECTOR_NAME).detector
+    same = None
+    try:
+        same = same_weights_as_preset(inner, "aheat1d_mobile_300w")
+    except (ValueError, KeyError):  # another architecture: no comparison
+        pass
+    shipped = {None: "not compared", True: "the shipped aheat1d_mobile_300w weights",
+               False: "not the shipped aheat1d_mobile_300w weights"}[same]
     print(f"Tracker vs per-frame detection on {what}; {stream.tracker.name}, "
-          f"{input_size}x{input_size} crops, weights: {weights}\n")
+          f"{input_size}x{input_size} crops, weights: {weights}; per-frame detector: "
+          f"{shipped}\n")
     print("| method | crop | NME (% IOD) | jitter (% IOD / frame) | FR@10% | restarts | "
           "ms / frame |")
     print("|---|---|---|---|---|---|---|")

