@@ -82,9 +82,8 @@ def photo_stage(output_dir, model=None, photo=None):
 
     Example:
         >>> import zoo.demo
+        >>> # trains first (minutes); ``make demo`` and tests/test_demo.py run it
         >>> result = zoo.demo.photo_stage("demo_out")  # doctest: +SKIP
-
-        (Skipped in the doctest run: it trains; ``make demo`` and tests/test_demo.py run it.)
     """
     import warnings
 
@@ -211,9 +210,8 @@ def run(output_dir, steps=300, learning_rate=3e-3, batch_size=10, num_frames=60,
 
     Example:
         >>> import zoo.demo
+        >>> # minutes of training and exports; tests/test_demo.py runs it
         >>> summary = zoo.demo.run("demo_out", steps=50)  # doctest: +SKIP
-
-        (Skipped in the doctest run: minutes of training; tests/test_demo.py runs it.)
     """
     import zoo.evaluation
 

@@ -22,9 +22,8 @@ the tracker's own drift). With no data the run is evaluated on held-out SynthFac
 
 Example:
     >>> import zoo.evaluation
+    >>> # needs a trained run folder (``python -m zoo.demo`` trains one in minutes)
     >>> report = zoo.evaluation.evaluate_run("demo_out/run")  # doctest: +SKIP
-
-(Skipped in the doctest run: it needs a trained run folder, e.g. ``python -m zoo.demo``'s.)
 """
 import json
 import os
@@ -61,9 +60,8 @@ def load_run(run_dir, decode=None):
 
     Example:
         >>> import zoo.evaluation
+        >>> # needs a trained run folder (tests/test_registry_toy.py trains and loads one)
         >>> model, codec, config, step = zoo.evaluation.load_run("runs/300w")  # doctest: +SKIP
-
-        (Skipped in the doctest run: it needs a trained run folder.)
     """
     from zoo.training import config as config_lib
     from zoo.training import loop, resolve
@@ -242,16 +240,15 @@ def evaluate_run(run_dir, output_dir=None, data_dir=None, dataset=None, num_synt
 
     Example:
         >>> import zoo.evaluation
+        >>> # needs a trained run folder (tests/test_registry_toy.py trains and evaluates one)
         >>> report = zoo.evaluation.evaluate_run("runs/300w", decode="argmax")  # doctest: +SKIP
-
-        (Skipped in the doctest run: it needs a trained run folder.)
     """
     from zoo.models import presets
     from zoo.training import data as data_lib
     from zoo.training import sources
 
     model, codec, config, step = load_run(run_dir, decode=decode)
-    if presets.find_architecture(config.model).task == "clip":  # the registry: video protocols
+    if presets.is_clip_model(config.model):  # the registry: video protocols
         return evaluate_tracker_run(run_dir, output_dir=output_dir, data_dir=data_dir,
                                     talking_face_dir=talking_face_dir,
                                     num_videos=max(1, num_synthetic // 50),
@@ -381,11 +378,17 @@ def track_clips(stream, videos, input_size, crop="tracking", margin=0.25):
         ``(predictions float32 (B, T, N, 2) in image pixels, restarts int)``.
 
     Example:
-        >>> import zoo.evaluation
-        >>> points, restarts = zoo.evaluation.track_clips(  # doctest: +SKIP
-        ...     zoo.streaming(tracker), clips, 128)
-
-        (Skipped in the doctest run: ``tracker`` and ``clips`` as in :func:`evaluate_videos`.)
+        >>> import zoo.data.readers, zoo.evaluation, zoo.inference
+        >>> stream, info = zoo.inference.load_tracker("aheat1d_mobile_300w")  # shipped weights
+        >>> video = fixtures_dir / "300vw" / "401"  # two consecutive 300-VW frames
+        >>> frames = np.stack([zoo.data.readers.load_image(video / "imgs" / f"{n:06d}.jpg")
+        ...                    for n in (731, 732)])
+        >>> points = np.stack([zoo.data.readers.read_pts(video / "annot" / f"{n:06d}.pts")
+        ...                    for n in (731, 732)])
+        >>> predictions, restarts = zoo.evaluation.track_clips(stream, [(frames, points)],
+        ...                                                    info["input_size"])
+        >>> predictions.shape, restarts
+        ((1, 2, 68, 2), 0)
     """
     import tensorflow as tf
 
@@ -460,11 +463,17 @@ def evaluate_videos(stream, videos, scheme, input_size, select=None, crop="track
         face did not make, over the normaliser) when the videos have two frames or more.
 
     Example:
-        >>> import zoo.evaluation
-        >>> errors, row, count, restarts = zoo.evaluation.evaluate_videos(  # doctest: +SKIP
-        ...     stream, videos, "300w", 256)
-
-        (Skipped in the doctest run: it needs a tracker's stream and 300-VW videos.)
+        >>> import zoo.data.readers, zoo.evaluation, zoo.inference
+        >>> stream, info = zoo.inference.load_tracker("aheat1d_mobile_300w")  # shipped weights
+        >>> video = fixtures_dir / "300vw" / "401"  # two consecutive 300-VW frames
+        >>> frames = np.stack([zoo.data.readers.load_image(video / "imgs" / f"{n:06d}.jpg")
+        ...                    for n in (731, 732)])
+        >>> points = np.stack([zoo.data.readers.read_pts(video / "annot" / f"{n:06d}.pts")
+        ...                    for n in (731, 732)])
+        >>> errors, row, count, restarts = zoo.evaluation.evaluate_videos(
+        ...     stream, [(frames, points)], "300w", info["input_size"])
+        >>> errors.shape, count, restarts, round(row["nme"], 2)
+        ((2,), 1, 0, 0.08)
     """
     import zoo.metrics
     import zoo.track
@@ -582,10 +591,9 @@ def evaluate_tracker_run(run_dir, output_dir=None, data_dir=None, talking_face_d
 
     Example:
         >>> import zoo.evaluation
+        >>> # needs a trained tracker run folder and the Talking Face video (a real dataset)
         >>> report = zoo.evaluation.evaluate_tracker_run(  # doctest: +SKIP
         ...     "runs/aheat1d_tracker_300vw", talking_face_dir="/data/talking_face")
-
-        (Skipped in the doctest run: it needs a trained run folder.)
     """
     import zoo
     import zoo.codecs

@@ -165,18 +165,12 @@ def _preset_or_none(name):
     return presets.get_preset(name) if name in presets.list_models() else None
 
 
-def _is_tracker(model):
-    """True for a clip model (a tracker), as the registry tells (``model_task``)."""
-    from zoo.models import presets
-
-    return presets.model_task(model) == "clip"
-
-
 def _from_keras(model, preset, source, weights, codec=None):
     """Wraps a training (or already inference) Keras model into a LandmarkModel."""
+    from zoo.models import presets
     from zoo.models.inference import make_inference_model
 
-    if _is_tracker(model):
+    if presets.is_clip_model(model):  # the registry says what a model is
         raise ValueError("This is a tracker (clips in, clips out); use "
                          "zoo.inference.load_tracker for video. "
                          f"Received: model.name={model.name!r}")
@@ -421,7 +415,7 @@ def _load(name_or_path, weights=None, weights_sha256=None, preset=None, cache_di
                          f"{presets.list_models()}. Received: name_or_path={name_or_path!r}")
     preset_object = presets.get_preset(name_or_path)
     model = presets.create(name_or_path)
-    if _is_tracker(model):
+    if presets.is_clip_model(model):
         raise ValueError("This preset is a tracker; use zoo.inference.load_tracker for video. "
                          f"Received: name_or_path={name_or_path!r}")
     source = _weights.load_preset_weights(model, preset_object, weights, weights_sha256,

@@ -159,9 +159,16 @@ class ServingClient:
         timeout: HTTP timeout in seconds.
 
     Example:
-        >>> import zoo.serving_client  # doctest: +SKIP
-        >>> client = zoo.serving_client.ServingClient("http://localhost:8501",  # doctest: +SKIP
+        >>> import zoo.serving_client
+        >>> client = zoo.serving_client.ServingClient("http://localhost:8501",
         ...                                           "aheat1d_mobile_300w", input_size=256)
+        >>> client.url
+        'http://localhost:8501/v1/models/aheat1d_mobile_300w:predict'
+        >>> image = np.zeros((240, 320, 3), np.uint8)
+        >>> crops, matrices = client.crops(image, [[100, 60, 220, 200]])  # what predict_boxes posts
+        >>> crops.shape, matrices.shape
+        ((1, 256, 256, 3), (1, 2, 3))
+        >>> # needs a running TF Serving (tests/test_serving_client.py serves a fake one)
         >>> landmarks, scores = client.predict_boxes(image, [[100, 60, 220, 200]])  # doctest: +SKIP
     """
 

@@ -60,10 +60,14 @@ class VideoTracker:
         max_faces: most faces tracked at once.
 
     Example:
-        >>> import zoo.inference, zoo.track  # doctest: +SKIP
-        >>> stream, info = zoo.inference.load_tracker("aheat1d_mobile_300w")  # doctest: +SKIP
-        >>> tracker = zoo.track.VideoTracker(stream, zoo.inference.make_face_detector())  # doctest: +SKIP
-        >>> faces = tracker.step(frame_rgb)  # doctest: +SKIP
+        >>> import zoo.data.readers, zoo.inference, zoo.track
+        >>> stream, info = zoo.inference.load_tracker("aheat1d_mobile_300w")
+        >>> tracker = zoo.track.VideoTracker(stream, zoo.inference.make_face_detector())
+        >>> for frame in ("000006.jpg", "000009.jpg"):  # two frames of 300-VW video 001
+        ...     path = fixtures_dir / "300vw" / "001" / "imgs" / frame
+        ...     faces = tracker.step(zoo.data.readers.load_image(path))
+        >>> [(face_id, landmarks.shape, scores.shape) for face_id, landmarks, scores in faces][0]
+        (0, (68, 2), (68,))
     """
 
     def __init__(self, stream, face_detector, margin=0.25, redetect_every=10, min_score=0.05,
@@ -108,7 +112,11 @@ class VideoTracker:
             face tracked in this frame (a face lost in this frame is still reported).
 
         Example:
-            >>> faces = tracker.step(frame_rgb)  # doctest: +SKIP
+            >>> import zoo.inference, zoo.track
+            >>> stream, info = zoo.inference.load_tracker("aheat1d_mobile_300w")
+            >>> tracker = zoo.track.VideoTracker(stream, zoo.inference.make_face_detector())
+            >>> tracker.step(np.zeros((240, 320, 3), np.uint8))  # a black frame: no face
+            []
         """
         image = _faces.to_rgb_uint8(image)
         if not self.tracks or self.frame_index % self.redetect_every == 0:
@@ -265,7 +273,7 @@ def _default_model():
     # The mobile tracker when it has trained weights, else the mobile detector with its shipped
     # weights (load_tracker wraps it with a zero refinement: it tracks as it detects).
     trackers = [n for n in presets.list_models()
-                if presets.find_architecture(n).task == "clip" and "mobile" in n]
+                if presets.is_clip_model(n) and "mobile" in n]
     trained = [n for n in trackers if weights.has_trained_weights(presets.get_preset(n))]
     return trained[0] if trained else "aheat1d_mobile_300w"
 

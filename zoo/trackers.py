@@ -14,7 +14,7 @@ Example:
 import os
 
 from zoo import weights as _weights
-from zoo.loading import _is_tracker, _preset_or_none, load_keras_file
+from zoo.loading import _preset_or_none, load_keras_file
 
 
 def load_tracker(name_or_path, weights=None, weights_sha256=None, detector_weights=None,
@@ -60,7 +60,7 @@ def load_tracker(name_or_path, weights=None, weights_sha256=None, detector_weigh
     else:
         raise ValueError("Not a preset name and no such file. Allowed names: "
                          f"{presets.list_models()}. Received: name_or_path={name_or_path!r}")
-    if not _is_tracker(model):
+    if not presets.is_clip_model(model):
         detector = model
         if detector_weights is not None:
             _weights.load_weights(detector, detector_weights, None, cache_dir)

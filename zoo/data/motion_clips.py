@@ -439,8 +439,13 @@ def evaluation_clips(data_dir, input_size, clip_length=EVALUATION_CLIP_LENGTH, s
         A :class:`MotionClipSource`.
 
     Example:
+        >>> import os
         >>> from zoo.data.motion_clips import evaluation_clips
-        >>> # clips = evaluation_clips("../shared/data/300w", 128)  # 330 HELEN test faces
+        >>> os.makedirs("300w")  # a 300-W root with afw/ only: 11 real training faces of the fixtures
+        >>> os.symlink(fixtures_dir / "300w" / "pts_images", os.path.join("300w", "afw"))
+        >>> clips = evaluation_clips("300w", 128, split="train", max_faces=2)  # the full root and
+        >>> len(clips), clips.clip_length, clips.frame_size  # split="common": 330 HELEN test faces
+        (2, 40, 226)
     """
     from zoo.data.readers import read_300w
 

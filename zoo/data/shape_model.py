@@ -107,7 +107,10 @@ def read_hrnet_csv(path):
         (M, N, 2) float32 array of landmarks.
 
     Example:
-        >>> shapes = zoo.data.shape_model.read_hrnet_csv("face_landmarks_300w_test.csv")  # doctest: +SKIP
+        >>> shapes = zoo.data.shape_model.read_hrnet_csv(
+        ...     fixtures_dir / "300w" / "hrnet_csv" / "face_landmarks_300w_test.csv")
+        >>> shapes.shape, shapes.dtype
+        ((600, 68, 2), dtype('float32'))
     """
     rows = []
     with open(path, newline="", encoding="utf-8") as handle:
@@ -194,7 +197,10 @@ def fit_and_save(csv_paths, path=DEFAULT_PATH, num_modes=12):
         The fitted ``ShapeModel``.
 
     Example:
-        >>> zoo.data.shape_model.fit_and_save(["face_landmarks_300w_test.csv"], "/tmp/m.npz")  # doctest: +SKIP
+        >>> csv = fixtures_dir / "300w" / "hrnet_csv" / "face_landmarks_300w_test.csv"
+        >>> model = zoo.data.shape_model.fit_and_save([csv], "m.npz", num_modes=4)
+        >>> zoo.data.shape_model.load_shape_model("m.npz").num_modes
+        4
     """
     shapes = np.concatenate([read_hrnet_csv(p) for p in csv_paths])
     model = fit_shape_model(shapes, num_modes=num_modes)

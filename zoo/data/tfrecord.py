@@ -144,7 +144,13 @@ def crop_face(image, landmarks, box=None, size=256, margin=0.25):
         matrix (2, 3) float32 image -> crop)``. Areas outside the image are black.
 
     Example:
-        >>> crop, points, matrix = zoo.data.tfrecord.crop_face(image, sample.landmarks)  # doctest: +SKIP
+        >>> import zoo.data.readers
+        >>> samples, report = zoo.data.readers.read_san_list(
+        ...     fixtures_dir / "300w" / "pts_images" / "DEBUG.lst")
+        >>> image = zoo.data.readers.load_sample_image(samples[0])
+        >>> crop, points, matrix = zoo.data.tfrecord.crop_face(image, samples[0].landmarks)
+        >>> crop.shape, points.shape, matrix.shape
+        ((256, 256, 3), (68, 2), (2, 3))
     """
     if box is None:
         box = landmark_box(landmarks)
@@ -220,7 +226,15 @@ def serialize_example(
         bytes.
 
     Example:
-        >>> record = zoo.data.tfrecord.serialize_example(crop, points, matrix, box)  # doctest: +SKIP
+        >>> import zoo.data.readers
+        >>> samples, report = zoo.data.readers.read_san_list(
+        ...     fixtures_dir / "300w" / "pts_images" / "DEBUG.lst")
+        >>> image = zoo.data.readers.load_sample_image(samples[0])
+        >>> crop, points, matrix = zoo.data.tfrecord.crop_face(image, samples[0].landmarks, size=128)
+        >>> record = zoo.data.tfrecord.serialize_example(crop, points, matrix, samples[0].box,
+        ...                                              dataset="300w")
+        >>> type(record)
+        <class 'bytes'>
     """
     if image_format not in ("jpeg", "png"):
         raise ValueError(f"`image_format` must be 'jpeg' or 'png'. Received: image_format={image_format}")
@@ -278,7 +292,20 @@ def parse_example(serialized):
         ``subset``, ``meta`` (JSON text).
 
     Example:
-        >>> ds = tf.data.TFRecordDataset(files).map(zoo.data.tfrecord.parse_example)  # doctest: +SKIP
+        >>> import zoo.data.readers
+        >>> samples, report = zoo.data.readers.read_san_list(
+        ...     fixtures_dir / "300w" / "pts_images" / "DEBUG.lst")
+        >>> image = zoo.data.readers.load_sample_image(samples[0])
+        >>> crop, points, matrix = zoo.data.tfrecord.crop_face(image, samples[0].landmarks, size=128)
+        >>> record = zoo.data.tfrecord.serialize_example(crop, points, matrix, samples[0].box,
+        ...                                              dataset="300w")
+        >>> with zoo.data.tfrecord.ShardWriter("tfr", "300w_train", 1) as writer:
+        ...     writer.write(record)
+        >>> files = tf.io.gfile.glob("tfr/300w_train-*.tfrecord")
+        >>> ds = tf.data.TFRecordDataset(files).map(zoo.data.tfrecord.parse_example)
+        >>> parsed = next(iter(ds))
+        >>> tuple(parsed["image"].shape), tuple(parsed["landmarks"].shape), parsed["dataset"].numpy()
+        ((128, 128, 3), (68, 2), b'300w')
     """
     parsed = tf.io.parse_single_example(serialized, FEATURES)
     image = tf.io.decode_image(parsed["image/encoded"], channels=3, expand_animations=False)
@@ -323,8 +350,14 @@ class ShardWriter:
         num_shards: number of files (>= 1).
 
     Example:
-        >>> with zoo.data.tfrecord.ShardWriter("/tmp/out", "300w_train", 4) as writer:  # doctest: +SKIP
-        ...     writer.write(record)
+        >>> import os
+        >>> record = zoo.data.tfrecord.serialize_example(
+        ...     np.zeros((8, 8, 3), np.uint8), np.zeros((68, 2)), np.eye(2, 3), [0, 0, 8, 8])
+        >>> with zoo.data.tfrecord.ShardWriter("out", "300w_train", 2) as writer:
+        ...     for _ in range(3):
+        ...         writer.write(record)
+        >>> sorted(os.listdir("out"))
+        ['300w_train-00000-of-00002.tfrecord', '300w_train-00001-of-00002.tfrecord']
     """
 
     def __init__(self, output_dir, prefix, num_shards=1):
@@ -431,9 +464,17 @@ def write_samples(
         The ``ReadReport``.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_300w(root, "train")  # doctest: +SKIP
-        >>> zoo.data.tfrecord.write_samples(samples, "/tmp/tfr", "300w_train", "300w",  # doctest: +SKIP
-        ...                                 "300w", "train", report=report)
+        >>> import zoo.data.readers
+        >>> samples, report = zoo.data.readers.read_san_list(  # 10 real 300-W training faces
+        ...     fixtures_dir / "300w" / "pts_images" / "DEBUG.lst")
+        >>> report = zoo.data.tfrecord.write_samples(samples, "tfr", "300w_train", "300w",
+        ...                                          "300w", "train", report=report, size=64,
+        ...                                          progress=False)
+        >>> print(report.summary())
+        kept 10, skipped 0
+        >>> import os
+        >>> sorted(os.listdir("tfr"))
+        ['300w_train-00000-of-00001.tfrecord', '300w_train.json']
     """
     if crop_box not in ("landmarks", "box"):
         raise ValueError(f"`crop_box` must be 'landmarks' or 'box'. Received: crop_box={crop_box}")
@@ -509,7 +550,14 @@ def make_dataset(file_pattern, shuffle_files=False, seed=None):
         ``tf.data.Dataset`` of ``parse_example`` dicts.
 
     Example:
-        >>> ds = zoo.data.tfrecord.make_dataset("/data/tfr/300w_train-*.tfrecord")  # doctest: +SKIP
+        >>> import zoo.data.readers
+        >>> samples, report = zoo.data.readers.read_san_list(
+        ...     fixtures_dir / "300w" / "pts_images" / "DEBUG.lst")
+        >>> _ = zoo.data.tfrecord.write_samples(samples[:2], "tfr", "300w_train", "300w", "300w",
+        ...                                     "train", size=64, progress=False)
+        >>> ds = zoo.data.tfrecord.make_dataset("tfr/300w_train-*.tfrecord")
+        >>> [tuple(example["image"].shape) for example in ds]
+        [(64, 64, 3), (64, 64, 3)]
     """
     files = sorted(tf.io.gfile.glob(file_pattern))
     if not files:

@@ -4,8 +4,12 @@ Every ``export_*`` function checks its output against the Keras model (two batch
 for quantised LiteRT) and writes nothing when the check fails or the target exists.
 
 Example:
-    >>> import zoo, zoo.export  # doctest: +SKIP
-    >>> model = zoo.models.inference.make_inference_model(zoo.create("aheat1d_mobile_300w"))  # doctest: +SKIP
+    >>> import zoo, zoo.export, zoo.models.inference, zoo.weights
+    >>> detector = zoo.create("aheat1d_mobile_300w")
+    >>> zoo.weights.load_preset_weights(detector, zoo.get_preset(detector.name))  # shipped, trained
+    '.../zoo/weights/aheat1d_mobile_300w.weights.h5'
+    >>> model = zoo.models.inference.make_inference_model(detector)
+    >>> # three full-size exports (a minute or more); the examples of each format's module run one
     >>> zoo.export.export_saved_model(model, "exports", "aheat1d_mobile_300w", version=1)  # doctest: +SKIP
     >>> zoo.export.export_tflite(model, "mobile.tflite", quantization="float16")  # doctest: +SKIP
     >>> zoo.export.export_onnx(model, "mobile.onnx")  # doctest: +SKIP

@@ -148,9 +148,17 @@ def embed_tflite_metadata(tflite_bytes, metadata):
         The new flatbuffer as ``bytes``; an existing ``zoo_metadata`` entry is replaced.
 
     Example:
-        >>> import zoo.export.metadata  # doctest: +SKIP
-        >>> data = zoo.export.metadata.embed_tflite_metadata(open("m.tflite", "rb").read(),  # doctest: +SKIP
-        ...                                                  {"num_landmarks": 68})
+        >>> import zoo.export.metadata, zoo.export.tflite
+        >>> import keras
+        >>> images = keras.Input((8, 8, 3), name="images")  # a toy model: any image -> landmarks
+        >>> model = keras.Model(images, {"landmarks": keras.layers.Reshape((2, 2))(
+        ...     keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(images)))})
+        >>> data = zoo.export.metadata.embed_tflite_metadata(zoo.export.tflite.convert(model),
+        ...                                                  {"num_landmarks": 2})
+        >>> with open("m.tflite", "wb") as file:
+        ...     _ = file.write(data)
+        >>> zoo.export.read_metadata("m.tflite")
+        {'num_landmarks': 2}
     """
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
@@ -199,9 +207,15 @@ def read_metadata(path):
         ValueError: if the path does not exist or holds no zoo metadata.
 
     Example:
-        >>> import zoo.export  # doctest: +SKIP
-        >>> zoo.export.read_metadata("exports/aheat1d_mobile_300w/1")["input_size"]  # doctest: +SKIP
-        256
+        >>> import zoo.export
+        >>> import keras
+        >>> images = keras.Input((8, 8, 3), name="images")  # a toy model: any image -> landmarks
+        >>> model = keras.Model(images, {"landmarks": keras.layers.Reshape((2, 2))(
+        ...     keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(images)))})
+        >>> result = zoo.export.export_onnx(model, "toy.onnx")  # or a SavedModel / .tflite
+        >>> metadata = zoo.export.read_metadata("toy.onnx")
+        >>> metadata["format"], metadata["input_size"], metadata["outputs"]
+        ('onnx', 8, ['landmarks'])
     """
     path = os.fspath(path)
     if os.path.isdir(path):

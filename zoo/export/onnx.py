@@ -31,8 +31,14 @@ def convert(model, io=None, opset=OPSET):
         ``onnx.ModelProto`` with the ``serving_default`` inputs and outputs, named.
 
     Example:
-        >>> import zoo.export.onnx  # doctest: +SKIP
-        >>> proto = zoo.export.onnx.convert(model)  # doctest: +SKIP
+        >>> import zoo.export.onnx
+        >>> import keras
+        >>> images = keras.Input((8, 8, 3), name="images")  # a toy model: any image -> landmarks
+        >>> model = keras.Model(images, {"landmarks": keras.layers.Reshape((2, 2))(
+        ...     keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(images)))})
+        >>> proto = zoo.export.onnx.convert(model)
+        >>> [i.name for i in proto.graph.input], [o.name for o in proto.graph.output]
+        (['images'], ['landmarks'])
     """
     import tf2onnx
     from tf2onnx import tf_loader
@@ -64,9 +70,14 @@ def run_onnx(model_path_or_proto, inputs, num_threads=None):
         dict output name -> numpy array.
 
     Example:
-        >>> import zoo.export  # doctest: +SKIP
-        >>> zoo.export.run_onnx("model.onnx", {"images": crops_uint8})["landmarks"].shape  # doctest: +SKIP
-        (1, 68, 2)
+        >>> import zoo.export, zoo.export.onnx
+        >>> import keras
+        >>> images = keras.Input((8, 8, 3), name="images")  # a toy model: any image -> landmarks
+        >>> model = keras.Model(images, {"landmarks": keras.layers.Reshape((2, 2))(
+        ...     keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(images)))})
+        >>> proto = zoo.export.onnx.convert(model)  # or a ``.onnx`` path
+        >>> zoo.export.run_onnx(proto, {"images": np.zeros((3, 8, 8, 3), np.uint8)})["landmarks"].shape
+        (3, 2, 2)
     """
     import onnxruntime
 
@@ -109,8 +120,17 @@ def export_onnx(model, path, metadata=None, parity_inputs=None, atol=None,
         zoo.export.ParityError: if an output differs from Keras beyond ``atol``.
 
     Example:
-        >>> import zoo.export  # doctest: +SKIP
-        >>> zoo.export.export_onnx(model, "aheat1d_mobile_300w.onnx")  # doctest: +SKIP
+        >>> import zoo.export
+        >>> import keras
+        >>> images = keras.Input((8, 8, 3), name="images")  # a toy model: any image -> landmarks
+        >>> model = keras.Model(images, {"landmarks": keras.layers.Reshape((2, 2))(
+        ...     keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(images)))})
+        >>> result = zoo.export.export_onnx(model, "toy.onnx")  # a landmark model: the same call
+        >>> result.format, sorted(result.parity), zoo.export.read_metadata(result.path)["input_size"]
+        ('onnx', ['batch1', 'batch2'], 8)
+        >>> out = zoo.export.run_onnx(result.path, {"images": np.zeros((2, 8, 8, 3), np.uint8)})
+        >>> out["landmarks"].shape
+        (2, 2, 2)
     """
     import onnx
 

@@ -86,9 +86,16 @@ def run_saved_model(path, inputs, endpoint="serving_default"):
         dict output name -> numpy array.
 
     Example:
-        >>> import zoo.export  # doctest: +SKIP
-        >>> out = zoo.export.run_saved_model("exports/aheat1d_mobile_300w/1",  # doctest: +SKIP
-        ...                                  {"images": crops_uint8})
+        >>> import zoo.export
+        >>> import keras
+        >>> images = keras.Input((8, 8, 3), name="images")  # a toy model: any image -> landmarks
+        >>> model = keras.Model(images, {"landmarks": keras.layers.Reshape((2, 2))(
+        ...     keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(images)))})
+        >>> result = zoo.export.export_saved_model(model, "exports", "toy", version=1)
+        >>> out = zoo.export.run_saved_model("exports/toy/1",
+        ...                                  {"images": np.zeros((3, 8, 8, 3), np.uint8)})
+        >>> out["landmarks"].shape
+        (3, 2, 2)
     """
     import tensorflow as tf
 
@@ -129,9 +136,14 @@ def export_saved_model(model, export_dir_base, model_name, version=1, metadata=N
         zoo.export.ParityError: if an output differs from Keras beyond ``atol``.
 
     Example:
-        >>> import zoo, zoo.export  # doctest: +SKIP
-        >>> model = zoo.models.inference.make_inference_model(zoo.create("aheat1d_mobile_300w"))  # doctest: +SKIP
-        >>> zoo.export.export_saved_model(model, "exports", "aheat1d_mobile_300w", version=1)  # doctest: +SKIP
+        >>> import zoo, zoo.export
+        >>> import keras
+        >>> images = keras.Input((8, 8, 3), name="images")  # a toy model: any image -> landmarks
+        >>> model = keras.Model(images, {"landmarks": keras.layers.Reshape((2, 2))(
+        ...     keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(images)))})
+        >>> result = zoo.export.export_saved_model(model, "exports", "toy", version=1)
+        >>> result.path, sorted(result.parity)  # zoo inference models add a "heatmaps" endpoint
+        ('exports/toy/1', ['batch1/serving_default', 'batch2/serving_default'])
     """
     import tensorflow as tf
 

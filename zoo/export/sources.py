@@ -10,12 +10,6 @@ import numpy as np
 from zoo.export import metadata as metadata_lib
 
 
-def _is_tracker(model):
-    from zoo.models import presets
-
-    return presets.model_task(model) == "clip"  # the registry says what a model is
-
-
 def _decoder_codec(model):
     """The codec of the model's decoding layer (``HeatmapDecoder``), or None."""
     import zoo.codecs
@@ -64,7 +58,9 @@ def exportable_model(model, decode=None):
                 f"({None if codec is None else codec.decode_method}); export its training model "
                 f"to choose the decode method. Received: decode={decode!r}")
         return model, kind
-    if _is_tracker(model):
+    from zoo.models import presets
+
+    if presets.is_clip_model(model):  # the registry says what a model is
         import zoo
 
         stream = zoo.streaming(model)

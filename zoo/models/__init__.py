@@ -6,5 +6,5 @@ from zoo.models.hih import build_hih  # noqa: F401  (HIH)
 from zoo.models.rdfn import build_rdfn  # noqa: F401  (RDFN)
 from zoo.models.presets import (  # noqa: F401  (the registry)
     Architecture, Preset, create, find_architecture, get_architecture, get_preset,
-    list_architectures, list_models, model_codec, model_task, register_architecture,
-    register_preset, wrap_in_tracker)
+    is_clip_model, list_architectures, list_models, model_codec, model_task,
+    register_architecture, register_preset, wrap_in_tracker)

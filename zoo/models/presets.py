@@ -34,6 +34,7 @@ with the defaults (an image architecture trained with Eq. 11 on every codec targ
 
 The lookups that replace name checks elsewhere: :func:`get_architecture` (by name),
 :func:`find_architecture` (of a preset name or a model), :func:`model_task` (image or clip),
+:func:`is_clip_model` (is it a tracker?),
 :func:`model_codec` (a model's codec fitted to its sizes) and :func:`wrap_in_tracker`.
 
 Example:
@@ -428,6 +429,39 @@ def model_task(model):
     first = next(iter(inputs.values())) if isinstance(inputs, dict) else (
         inputs[0] if isinstance(inputs, (list, tuple)) else inputs)
     return "clip" if len(first.shape) == 5 else "image"
+
+
+def is_clip_model(model_or_name):
+    """True for a clip model (a tracker: clips ``(B, T, F, F, 3)`` in), False for an image model.
+
+    The one place the library asks whether something is a tracker: its architecture record's
+    ``task`` (:func:`model_task` for a model, which falls back to the input rank for a model the
+    registry does not know).
+
+    Args:
+        model_or_name: a Keras model, a preset name or :class:`Preset`, or an architecture name.
+
+    Returns:
+        A bool.
+
+    Raises:
+        ValueError: for a name that is neither a preset nor an architecture.
+
+    Example:
+        >>> from zoo.models import presets
+        >>> presets.is_clip_model("aheat1d_tracker_mobile_300vw"), presets.is_clip_model("fan2d")
+        (True, False)
+        >>> presets.is_clip_model(zoo.create("aheat1d_mobile_300w"))
+        False
+    """
+    if isinstance(model_or_name, (str, Preset)):
+        record = find_architecture(model_or_name)
+        if record is None:
+            raise ValueError("Not a preset or architecture name. Allowed: "
+                             f"{sorted(list_models() + list_architectures())}. "
+                             f"Received: model_or_name={model_or_name!r}")
+        return record.task == "clip"
+    return model_task(model_or_name) == "clip"
 
 
 def model_codec(model, codec=None):

@@ -93,10 +93,12 @@ def build_run_model(run_dir, checkpoint=None):
         ``(model, config, overrides, step)``.
 
     Example:
-        >>> import zoo.tools.ship_weights as ship  # doctest: +SKIP
+        >>> import zoo.tools.ship_weights as ship
+        >>> # needs a training run folder with checkpoints (tests/test_weights.py writes one)
         >>> model, config, overrides, step = ship.build_run_model("/work/runs/mobile_v2")  # doctest: +SKIP
     """
     import zoo
+    from zoo.models import presets
     from zoo.training import config as config_lib
     from zoo.training import tasks
 
@@ -107,7 +109,7 @@ def build_run_model(run_dir, checkpoint=None):
 
     # Run folders written before the architecture records hold gamma and lambda for every model.
     config = applicable(config_lib.load_config(run_dir))
-    resolve = tasks.resolve_tracker if tasks.is_tracker(config.model) else tasks.resolve_model
+    resolve = tasks.resolve_tracker if presets.is_clip_model(config.model) else tasks.resolve_model
     config, _, overrides = resolve(config)
     model = zoo.create(config.model, **overrides)
     step = _restore(model, run_dir, checkpoint)
@@ -126,12 +128,6 @@ def _config_differences(run_values, preset):
     run_values = {key: value for key, value in run_values.items() if key != "freeze_detector"}
     return [f"{key}={value!r} (preset: {preset_values.get(key, '<builder default>')!r})"
             for key, value in sorted(run_values.items()) if preset_values.get(key) != value]
-
-
-def _is_tracker(model):
-    from zoo.loading import _is_tracker as is_tracker
-
-    return is_tracker(model)
 
 
 def _copy_weights(source, target, preset_name):
@@ -166,12 +162,14 @@ def ship_weights(run_dir, preset, out, checkpoint=None, max_bytes=_weights.MAX_S
             that does not load back identically.
 
     Example:
-        >>> import zoo.tools.ship_weights as ship  # doctest: +SKIP
-        >>> shipped = ship.ship_weights("/work/runs/mobile_v2", "aheat1d_mobile_300w",
-        ...                             "zoo/weights/aheat1d_mobile_300w.weights.h5")  # doctest: +SKIP
+        >>> import zoo.tools.ship_weights as ship
+        >>> # needs a training run folder with checkpoints (tests/test_weights.py ships one)
+        >>> shipped = ship.ship_weights("/work/runs/mobile_v2", "aheat1d_mobile_300w",  # doctest: +SKIP
+        ...                             "zoo/weights/aheat1d_mobile_300w.weights.h5")
         >>> print(shipped.preset_lines())  # doctest: +SKIP
     """
     import zoo
+    from zoo.models import presets
 
     out = os.fspath(out)
     if not out.endswith(".weights.h5"):
@@ -181,13 +179,13 @@ def ship_weights(run_dir, preset, out, checkpoint=None, max_bytes=_weights.MAX_S
     run_preset = zoo.get_preset(config.model)
     run_values = {**run_preset.config, "input_size": run_preset.input_size, **overrides}
     target = zoo.create(preset)
-    run_is_tracker = _is_tracker(run_model)
-    if _is_tracker(target) and not run_is_tracker:
+    run_is_tracker = presets.is_clip_model(run_model)
+    if presets.is_clip_model(target) and not run_is_tracker:
         # A detector run ships a tracker preset: its detector part; the refinement stays zero.
         # The tracker preset's config is its detector's config plus tracker-only keys.
         differences = _config_differences(run_values, preset_object)
         part = target.get_layer("frame_detector").detector
-    elif run_is_tracker != _is_tracker(target):
+    elif run_is_tracker != presets.is_clip_model(target):
         raise ValueError("A tracker run ships tracker presets only. "
                          f"Received: run model={config.model!r}, preset={preset!r}")
     else:

@@ -479,10 +479,14 @@ class VideoClipSource:
         report: the ``zoo.data.ReadReport`` of the annotations.
 
     Example:
+        >>> import warnings
         >>> from zoo.training.data import VideoClipSource
-        >>> source = VideoClipSource("/data/300vw", "train", clip_length=4)  # doctest: +SKIP
-
-        (Skipped in the doctest run: it needs the 300-VW folder.)
+        >>> with warnings.catch_warnings():  # the fixtures hold 2 of the 114 videos
+        ...     warnings.simplefilter("ignore")
+        ...     source = VideoClipSource(fixtures_dir / "300vw", "S1", clip_length=2,
+        ...                              broken_frames={})  # frame 731 is on the broken list
+        >>> [(video, frames, points.shape) for video, frames, points in source.clips]
+        [('401', [731, 732], (2, 68, 2))]
     """
 
     scheme = "300w"

@@ -30,8 +30,9 @@ _HELP = {
     "image_data_dir": "Trackers, off by default (the paper's setting): a 300W root whose "
                       "training images join the 300-VW clips as static clips. Not the paper's "
                       "protocol, which uses 300W only for the detector (--init_checkpoint).",
-    "init_checkpoint": "Detector to initialise the tracker from: a train_300w.py run folder, "
-                       "a ckpt-N prefix, a .weights.h5 or a .keras file.",
+    "init_checkpoint": "Weights to start from: a tracker's detector, or a detector itself "
+                       "(fine-tuning): a run folder, a ckpt-N prefix, a .weights.h5 (e.g. "
+                       "zoo/weights/<preset>.weights.h5) or a .keras file.",
     "batch_size": "Global batch size (paper: 10).",
     "learning_rate": "Adam learning rate (paper: 1e-4).",
     "steps": "Total training steps (a resumed run continues up to this number).",
@@ -141,10 +142,9 @@ def run_recipe(config, logical_cpus=0):
 
     Example:
         >>> from zoo.training.flags import run_recipe
+        >>> # 200 training steps (minutes on a CPU); tests/test_preset_training.py runs recipes
         >>> result = run_recipe(zoo.training.TrainConfig(  # doctest: +SKIP
         ...     model="aheat1d_mobile_300w", dataset="synthface", steps=200))
-
-        (Skipped in the doctest run: a training run; tests/test_preset_training.py runs it.)
     """
     from zoo.training import loop, tasks
 

@@ -102,10 +102,9 @@ def split_cpu(num_devices):
 
     Example:
         >>> import zoo.training
+        >>> # must be the first TensorFlow call of a process (the doctest process has run others)
         >>> zoo.training.split_cpu(2)  # doctest: +SKIP
         ['/device:CPU:0', '/device:CPU:1']
-
-        (Skipped in the doctest run: it must be the first TensorFlow call of a process.)
     """
     if not isinstance(num_devices, int) or num_devices < 1:
         raise ValueError(f"num_devices must be a positive integer. Received: num_devices={num_devices!r}")

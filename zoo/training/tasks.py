@@ -85,19 +85,6 @@ def _check_task(config, task):
                          f"Received: model={config.model!r}")
 
 
-def is_tracker(model_name):
-    """True when ``model_name`` is a clip preset (its architecture record's task).
-
-    Example:
-        >>> from zoo.training.tasks import is_tracker
-        >>> is_tracker("aheat1d_tracker_mobile_300vw"), is_tracker("aheat1d_mobile_300w")
-        (True, False)
-    """
-    from zoo.models import presets
-
-    return presets.find_architecture(model_name).task == "clip"
-
-
 def train(config, strategy=None, progress=True, callbacks=(), train_source=None, val_source=None):
     """Trains preset ``config.model`` with the trainer of its task kind; resumes from
     ``output_dir``.
@@ -120,12 +107,10 @@ def train(config, strategy=None, progress=True, callbacks=(), train_source=None,
         ...     heatmap_length=8, num_synthetic=2, num_val=2, eval_every=0, image_every=0,
         ...     output_dir="run", model_overrides={"num_stacks": 1, "width": 16,
         ...                                        "hourglass_depth": 1})
+        >>> # a training run (15 s even this small); tests/test_preset_training.py trains each preset
         >>> result, resolved, codec = tasks.train(config, progress=False)  # doctest: +SKIP
         >>> result.step, resolved.gamma, codec.heatmap_size  # doctest: +SKIP
         (1, None, 8)
-
-        (Skipped in the doctest run to keep it short: tests/test_preset_training.py trains
-        every preset this way.)
     """
     return trainer_for(config).train(config, strategy=strategy, progress=progress,
                                      callbacks=callbacks, train_source=train_source,
@@ -173,7 +158,7 @@ def make_tracker_fold_runner(config, strategy=None):
     return make_fold_runner(config, strategy=strategy)
 
 
-__all__ = ["train", "train_tracker", "resolve_model", "resolve_tracker", "is_tracker",
+__all__ = ["train", "train_tracker", "resolve_model", "resolve_tracker",
            "make_sources", "make_clip_sources", "predict_landmarks", "predict_clip_landmarks",
            "draw_landmarks", "init_detector", "make_fold_runner", "make_tracker_fold_runner",
            "trainer_for", "resolve"]

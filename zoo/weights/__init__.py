@@ -158,9 +158,17 @@ def fetch_weights(url, sha256, cache_dir=None):
         OSError: the URL could not be read (offline, missing file, HTTP error).
 
     Example:
-        >>> import zoo.weights  # doctest: +SKIP
-        >>> path = zoo.weights.fetch_weights("file:///tmp/run/model.weights.h5",  # doctest: +SKIP
-        ...                                  sha256="3f0c...", cache_dir="/tmp/cache")
+        >>> import hashlib, pathlib, keras, zoo.weights
+        >>> keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save_weights(
+        ...     "model.weights.h5")
+        >>> url = pathlib.Path("model.weights.h5").resolve().as_uri()  # file:///.../model.weights.h5
+        >>> sha256 = hashlib.sha256(pathlib.Path("model.weights.h5").read_bytes()).hexdigest()
+        >>> path = zoo.weights.fetch_weights(url, sha256=sha256, cache_dir="cache")
+        Downloading data from file://...
+        >>> path
+        'cache/zoo_weights/model.weights.h5'
+        >>> zoo.weights.fetch_weights(url, sha256=sha256, cache_dir="cache") == path  # cached
+        True
     """
     import keras
 

@@ -7,8 +7,12 @@ skipped and counted in a ``zoo.data.ReadReport`` (``report.summary()``), never d
 
 Example:
     >>> import zoo.data.readers
-    >>> samples, report = zoo.data.readers.read_300w("/data/300w", "common")  # doctest: +SKIP
-    >>> print(report.summary())  # doctest: +SKIP
+    >>> samples, report = zoo.data.readers.read_dlib_xml(
+    ...     fixtures_dir / "dlib_faces" / "training_with_face_landmarks.xml")
+    >>> print(report.summary())
+    kept 18, skipped 0
+    >>> samples[0].landmarks.shape
+    (68, 2)
 """
 from zoo.data.readers.aflw import read_aflw, read_aflw_csv  # noqa: F401
 from zoo.data.readers.cofw import read_cofw68, read_cofw68_points, read_cofw_mat  # noqa: F401

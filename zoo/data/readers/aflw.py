@@ -48,6 +48,7 @@ def read_aflw_csv(path, image_root=None, one_based=False):
         holds ``box_size`` (the NME normaliser), ``center`` and ``scale``.
 
     Example:
+        >>> # needs HRNet's AFLW CSVs (AFLW's research licence; not among the test fixtures)
         >>> samples, report = zoo.data.readers.read_aflw_csv("face_landmarks_aflw_test.csv")  # doctest: +SKIP
     """
     path = os.fspath(path)
@@ -93,6 +94,7 @@ def read_aflw(root, split="train", image_root=None):
         differs from ``SPLIT_COUNTS``.
 
     Example:
+        >>> # needs the AFLW dataset and HRNet's CSVs (research licence; not among the fixtures)
         >>> samples, report = zoo.data.readers.read_aflw("/data/aflw", "frontal")  # doctest: +SKIP
     """
     if split not in SPLIT_FILES:

@@ -75,6 +75,7 @@ def read_cofw_mat(path, split=None):
         ``1 - occlusion``, box ``x1, y1, x2, y2``, ``meta["index"]`` the 1-based face index.
 
     Example:
+        >>> # needs Caltech's COFW_test_color.mat (a 0.3 GB download; not among the fixtures)
         >>> samples, report = zoo.data.readers.read_cofw_mat("/data/cofw/COFW_test_color.mat")  # doctest: +SKIP
         >>> len(samples)  # doctest: +SKIP
         507
@@ -123,7 +124,10 @@ def read_cofw68_points(path):
         ``(landmarks (68, 2) float32 0-based, visibility (68,) float32)``.
 
     Example:
-        >>> points, visibility = zoo.data.readers.read_cofw68_points("1_points.mat")  # doctest: +SKIP
+        >>> points, visibility = zoo.data.readers.read_cofw68_points(
+        ...     fixtures_dir / "cofw" / "cofw68_sample" / "1_points.mat")
+        >>> points.shape, visibility.shape, int(visibility.sum())
+        ((68, 2), (68,), 52)
     """
     import scipy.io  # noqa: PLC0415
 
@@ -155,7 +159,10 @@ def read_cofw68(annotation_dir, cofw_test_mat=None, boxes=None):
         ``(samples, report)`` sorted by index, ``meta["index"]`` the 1-based test index.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_cofw68("COFW68_Data/test_annotations")  # doctest: +SKIP
+        >>> samples, report = zoo.data.readers.read_cofw68(
+        ...     fixtures_dir / "cofw" / "cofw68_sample")  # 5 of COFW68_Data/test_annotations
+        >>> [sample.meta["index"] for sample in samples], samples[0].image
+        ([1, 2, 3, 421, 460], None)
     """
     annotation_dir = os.fspath(annotation_dir)
     names = [n for n in os.listdir(annotation_dir) if re.fullmatch(r"\d+_points\.mat", n)]

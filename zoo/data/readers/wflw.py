@@ -68,9 +68,13 @@ def read_wflw_list(path, image_dir=None):
         are skipped and counted.
 
     Example:
-        >>> samples, report = zoo.data.readers.read_wflw_list(  # doctest: +SKIP
-        ...     "WFLW_annotations/list_98pt_rect_attr_train_test/list_98pt_rect_attr_test.txt",
+        >>> samples, report = zoo.data.readers.read_wflw_list(  # the 197-field format
+        ...     fixtures_dir / "wflw" / "list_98pt_sample" / "list_98pt_test_largepose_first5.txt",
         ...     image_dir="WFLW_images")
+        >>> len(samples), samples[0].landmarks.shape, samples[0].box
+        (5, (98, 2), None)
+        >>> samples[0].image
+        'WFLW_images/2--Demonstration/2_Demonstration_Political_Rally_2_424.jpg'
     """
     path = os.fspath(path)
     image_dir = os.path.dirname(path) if image_dir is None else os.fspath(image_dir)
@@ -115,6 +119,7 @@ def wflw_subset(samples, attribute):
         list of ``Sample``; on the full test list the lengths are ``SUBSET_COUNTS``.
 
     Example:
+        >>> # needs the 207-field attribute list of WFLW (the fixtures hold the 197-field format only)
         >>> blur = zoo.data.readers.wflw_subset(test_samples, "blur")  # doctest: +SKIP
     """
     if attribute not in ATTRIBUTES:
@@ -143,6 +148,7 @@ def read_wflw(root, subset="train"):
         ``(samples, report)``.
 
     Example:
+        >>> # needs the WFLW dataset (WFLW_images and WFLW_annotations; not among the fixtures)
         >>> samples, report = zoo.data.readers.read_wflw("/data/wflw", "test")  # doctest: +SKIP
     """
     if subset not in SUBSET_COUNTS:
