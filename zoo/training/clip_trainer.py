@@ -20,7 +20,7 @@ import numpy as np
 from zoo.training import data as data_lib
 from zoo.training import sources
 from zoo.training.drawing import draw_landmarks
-from zoo.training.trainer import Trainer
+from zoo.training.trainer import Trainer, init_weights
 
 
 def _frames_first(outputs):
@@ -64,54 +64,16 @@ def predict_clip_landmarks(model, codec, clips, batch_size=4):
     return np.concatenate(results).astype(np.float32)
 
 
-def _is_checkpoint_prefix(path):
-    return os.path.isfile(path + ".index")
-
-
-def _restore_detector(detector, prefix):
-    """Restores ``detector`` from a run checkpoint of ``train_loop``; refuses incomplete ones."""
-    import tensorflow as tf
-
-    from zoo.training import loop
-
-    names = [name for name, _ in tf.train.list_variables(prefix)]
-    stored = [n for n in names if n.startswith("model/variable_")]
-    if not stored:
-        # Checkpoints of the loop before it saved every variable (Keras 3 object graphs miss
-        # nested layers): restoring them would leave most of the detector random.
-        raise ValueError(
-            f"The checkpoint {prefix} does not hold the detector's variables by position "
-            "(model/variable_NNNNN): it was written by an older train_loop whose checkpoints "
-            "miss nested layers. Train the detector again, or pass a .weights.h5 / .keras file. "
-            f"Received: init_checkpoint={prefix}")
-    variables = loop.model_variables(detector)
-    if len(stored) != len(variables):
-        raise ValueError(
-            f"The checkpoint {prefix} holds {len(stored)} model variables, the tracker's "
-            f"detector has {len(variables)}: not the same architecture.")
-    # Positions follow the architecture, so the tracker's detector (same builder, same
-    # arguments) lines up with the detector run's model.
-    status = tf.train.Checkpoint(model=variables).restore(prefix)
-    status.expect_partial().assert_existing_objects_matched()
-
-
 def init_detector(tracker, init_checkpoint):
     """Loads a trained detector into the tracker's detector (shared with its frame layer).
 
-    Formats of ``init_checkpoint``:
-
-    * a detector run folder of ``recipes/train_300w.py`` (``config.json`` +
-      ``checkpoints/``): its latest checkpoint;
-    * a checkpoint prefix of such a run (``.../checkpoints/ckpt-5000``);
-    * a Keras weights file ``*.weights.h5`` (``detector.save_weights``) or a whole model
-      ``*.keras`` (``detector.save``).
-
-    The detector architecture must equal the tracker's (same preset and overrides); a
-    mismatch raises naming both.
+    ``init_checkpoint`` takes the formats of :func:`zoo.training.trainer.init_weights`; the
+    detector architecture must equal the tracker's (same preset and overrides); a mismatch
+    raises naming both.
 
     Args:
         tracker: a model from ``zoo.create(<tracker preset>)``.
-        init_checkpoint: one of the formats above.
+        init_checkpoint: a detector run folder, checkpoint prefix, ``.weights.h5`` or ``.keras``.
 
     Returns:
         The path that was loaded.
@@ -128,49 +90,11 @@ def init_detector(tracker, init_checkpoint):
         >>> init_detector(tracker, "detector.weights.h5")
         'detector.weights.h5'
     """
-    import keras
-    import tensorflow as tf
-
     from zoo.models.tracker import FRAME_DETECTOR_NAME
-    from zoo.training import loop
 
     detector = tracker.get_layer(FRAME_DETECTOR_NAME).detector
-    path = os.fspath(init_checkpoint)
-    run_note = ""
-    if os.path.isdir(path):
-        from zoo.training.config import CONFIG_FILENAME, load_config
-
-        if os.path.isfile(os.path.join(path, CONFIG_FILENAME)):
-            run = load_config(path)
-            run_note = (f" The run trained model={run.model!r}, input_size={run.input_size}, "
-                        f"heatmap_length={run.heatmap_length}, "
-                        f"model_overrides={run.model_overrides}.")
-        prefix = tf.train.latest_checkpoint(os.path.join(path, loop.CHECKPOINT_SUBDIR))
-        if prefix is None:
-            raise ValueError("init_checkpoint must be a detector run folder with checkpoints/ "
-                             "(recipes/train_300w.py), a checkpoint prefix, a .weights.h5 or a "
-                             f".keras file. Received: init_checkpoint={path}")
-        path = prefix
-    try:
-        if _is_checkpoint_prefix(path):
-            _restore_detector(detector, path)
-        elif path.endswith(".weights.h5"):
-            detector.load_weights(path)
-        elif path.endswith(".keras"):
-            detector.set_weights(keras.saving.load_model(path, compile=False).get_weights())
-        else:
-            raise ValueError("init_checkpoint must be a detector run folder, a checkpoint prefix "
-                             "(ckpt-N), a .weights.h5 or a .keras file. "
-                             f"Received: init_checkpoint={init_checkpoint}")
-    except (AssertionError, tf.errors.InvalidArgumentError, ValueError) as error:
-        if "init_checkpoint" in str(error):
-            raise
-        raise ValueError(
-            f"The detector in {path} does not fit the tracker's detector "
-            f"({tracker.name}, input {detector.input_shape[1:]}).{run_note} Pass the same "
-            f"--model_overrides/--input_size/--heatmap_length as the detector run. "
-            f"Received: init_checkpoint={init_checkpoint} ({error})") from error
-    return path
+    return init_weights(detector, init_checkpoint, owner=f"the tracker's detector ({tracker.name}, "
+                        f"input {detector.input_shape[1:]})")
 
 
 class ClipTrainer(Trainer):

@@ -82,7 +82,11 @@ class TrainConfig:
             shift as a fraction of the face's landmark-box side, per axis; log scale); 0 gives
             the previous frame's exact box. A choice of this zoo (the paper gives no crop
             protocol for tracking).
-        init_checkpoint: detector run folder to initialise a tracker's detector from.
+        init_checkpoint: weights to start from (``zoo.training.trainer.init_weights``: a run
+            folder, a checkpoint prefix, a ``.weights.h5`` or ``.keras`` file): for a tracker,
+            the trained detector inside it; for a detector, the whole model (fine-tuning, e.g.
+            from a preset's shipped ``zoo/weights/*.weights.h5``). A resumed run restores its
+            own checkpoint over them.
         image_data_dir: trackers only, an option of this zoo that is off (None) in the
             paper-faithful default: a 300W root whose training images (train split) join the
             300-VW clips as static clips (the image repeated T times). Not the paper's

@@ -9,12 +9,14 @@ Example (``zoo.training.tasks.train`` runs it for image presets):
     >>> ImageTrainer().task, ImageTrainer().datasets
     ('image', ('synthface', '300w', 'aflw', 'wflw', 'cofw'))
 """
+import weakref
+
 import numpy as np
 
 from zoo.training import data as data_lib
 from zoo.training import sources
 from zoo.training.drawing import draw_landmarks
-from zoo.training.trainer import Trainer
+from zoo.training.trainer import Trainer, init_weights
 
 
 def last_stack(outputs):
@@ -26,6 +28,34 @@ def last_stack(outputs):
         (2, 5, 8)
     """
     return {key: value[:, -1] for key, value in outputs.items()}
+
+
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def compiled_call(model):
+    """``model(x, training=False)`` as one ``tf.function`` per model (cached while the model
+    lives): validation and evaluation run the graph instead of the layers op by op, several
+    times faster on a CPU; the numbers are the same calls.
+
+    Example:
+        >>> import zoo
+        >>> from zoo.models import presets
+        >>> from zoo.training.image_trainer import compiled_call
+        >>> model = zoo.create("fan2d_300w", **presets.get_architecture("fan2d").tiny_config)
+        >>> compiled_call(model) is compiled_call(model)
+        True
+        >>> x = np.ones((2, 32, 32, 3), np.float32)
+        >>> bool(np.allclose(compiled_call(model)(x)["heatmap"], model(x)["heatmap"], atol=1e-5))
+        True
+    """
+    call = _COMPILED.get(model)
+    if call is None:
+        import tensorflow as tf
+
+        call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        _COMPILED[model] = call
+    return call
 
 
 def predict_landmarks(model, codec, images, batch_size=16):
@@ -50,10 +80,11 @@ def predict_landmarks(model, codec, images, batch_size=16):
     """
     import keras
 
+    call = compiled_call(model)
     results = []
     for start in range(0, len(images), batch_size):
         batch = np.asarray(images[start:start + batch_size], np.float32)
-        outputs = model(batch, training=False)
+        outputs = call(batch)
         outputs = {k: keras.ops.cast(v, "float32") for k, v in outputs.items()}
         coords, _ = codec.decode(last_stack(outputs))
         results.append(keras.ops.convert_to_numpy(coords))
@@ -72,6 +103,15 @@ class ImageTrainer(Trainer):
             data_lib.check_data_dir(config.dataset, config.data_dir)
         else:
             print(data_lib.SYNTHETIC_BANNER.format(dataset=config.dataset))
+
+    def prepare_model(self, model, config, chief):
+        # Fine-tuning: start from trained weights (a run, a checkpoint, a .weights.h5 such as
+        # a shipped preset's); a resumed run's own checkpoint is restored over them later.
+        if config.init_checkpoint:
+            loaded = init_weights(model, config.init_checkpoint)
+            if chief:
+                print(f"Model initialised from {loaded}.")
+        return model
 
     def make_sources(self, config):
         return sources.make_sources(config)

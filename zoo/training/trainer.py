@@ -60,6 +60,116 @@ def make_optimizer_fn(config):
     return optimizer_fn
 
 
+def _is_checkpoint_prefix(path):
+    return os.path.isfile(path + ".index")
+
+
+def _restore_checkpoint(model, prefix, owner):
+    """Restores ``model`` from a run checkpoint of ``train_loop``; refuses incomplete ones."""
+    import tensorflow as tf
+
+    from zoo.training import loop
+
+    names = [name for name, _ in tf.train.list_variables(prefix)]
+    stored = [n for n in names if n.startswith("model/variable_")]
+    if not stored:
+        # Checkpoints of the loop before it saved every variable (Keras 3 object graphs miss
+        # nested layers): restoring them would leave most of the model random.
+        raise ValueError(
+            f"The checkpoint {prefix} does not hold the model's variables by position "
+            "(model/variable_NNNNN): it was written by an older train_loop whose checkpoints "
+            "miss nested layers. Train again, or pass a .weights.h5 / .keras file. "
+            f"Received: init_checkpoint={prefix}")
+    variables = loop.model_variables(model)
+    if len(stored) != len(variables):
+        raise ValueError(
+            f"The checkpoint {prefix} holds {len(stored)} model variables, {owner} has "
+            f"{len(variables)}: not the same architecture.")
+    # Positions follow the architecture, so a model of the same builder and arguments (e.g.
+    # a tracker's detector) lines up with the run's model.
+    status = tf.train.Checkpoint(model=variables).restore(prefix)
+    status.expect_partial().assert_existing_objects_matched()
+
+
+def init_weights(model, init_checkpoint, owner=None):
+    """Loads trained weights into ``model`` before training (fine-tuning, or a tracker's
+    detector); a resumed run's own checkpoint is restored over them afterwards.
+
+    Formats of ``init_checkpoint``:
+
+    * a run folder of a recipe (``config.json`` + ``checkpoints/``): its latest checkpoint;
+    * a checkpoint prefix of such a run (``.../checkpoints/ckpt-5000``);
+    * a Keras weights file ``*.weights.h5`` (``model.save_weights``, e.g. the shipped
+      ``zoo/weights/aheat1d_mobile_300w.weights.h5``) or a whole model ``*.keras``.
+
+    The architecture must equal ``model``'s (same preset and overrides); a mismatch raises
+    naming both.
+
+    Args:
+        model: the freshly built Keras model to fill.
+        init_checkpoint: one of the formats above.
+        owner: how errors name ``model`` (default: the model's name).
+
+    Returns:
+        The path that was loaded.
+
+    Example:
+        >>> import zoo
+        >>> from zoo.models import presets
+        >>> from zoo.training.trainer import init_weights
+        >>> tiny = presets.get_architecture("aheat1d").tiny_config
+        >>> trained = zoo.create("aheat1d_mobile_300w", **tiny)
+        >>> trained.save_weights("trained.weights.h5")
+        >>> model = zoo.create("aheat1d_mobile_300w", **tiny)
+        >>> init_weights(model, "trained.weights.h5")
+        'trained.weights.h5'
+        >>> all((a == b).all() for a, b in zip(model.get_weights(), trained.get_weights()))
+        True
+    """
+    import keras
+    import tensorflow as tf
+
+    from zoo.training import loop
+
+    owner = owner or f"the model ({model.name}"
+    owner = owner if owner.endswith(")") else owner + f", input {model.input_shape[1:]})"
+    path = os.fspath(init_checkpoint)
+    run_note = ""
+    if os.path.isdir(path):
+        from zoo.training.config import CONFIG_FILENAME, load_config
+
+        if os.path.isfile(os.path.join(path, CONFIG_FILENAME)):
+            run = load_config(path)
+            run_note = (f" The run trained model={run.model!r}, input_size={run.input_size}, "
+                        f"heatmap_length={run.heatmap_length}, "
+                        f"model_overrides={run.model_overrides}.")
+        prefix = tf.train.latest_checkpoint(os.path.join(path, loop.CHECKPOINT_SUBDIR))
+        if prefix is None:
+            raise ValueError("init_checkpoint must be a run folder with checkpoints/ "
+                             "(recipes/train_300w.py), a checkpoint prefix, a .weights.h5 or a "
+                             f".keras file. Received: init_checkpoint={path}")
+        path = prefix
+    try:
+        if _is_checkpoint_prefix(path):
+            _restore_checkpoint(model, path, owner)
+        elif path.endswith(".weights.h5"):
+            model.load_weights(path)
+        elif path.endswith(".keras"):
+            model.set_weights(keras.saving.load_model(path, compile=False).get_weights())
+        else:
+            raise ValueError("init_checkpoint must be a run folder, a checkpoint prefix "
+                             "(ckpt-N), a .weights.h5 or a .keras file. "
+                             f"Received: init_checkpoint={init_checkpoint}")
+    except (AssertionError, tf.errors.InvalidArgumentError, ValueError) as error:
+        if "init_checkpoint" in str(error):
+            raise
+        raise ValueError(
+            f"The model in {path} does not fit {owner}.{run_note} Pass the same "
+            f"--model_overrides/--input_size/--heatmap_length as the run that made them. "
+            f"Received: init_checkpoint={init_checkpoint} ({error})") from error
+    return path
+
+
 class Trainer:
     """Trains the presets of one task kind; subclasses say how its data and validation go.
 

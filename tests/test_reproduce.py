@@ -1,0 +1,111 @@
+"""benchmarks/reproduce.py (issue 16): the run plan, the cache, the tables' arithmetic, and every
+code path end to end at the tiny ``smoke`` scale on a few real fixture faces."""
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "benchmarks")
+sys.path.insert(0, BENCHMARKS)
+import reproduce  # noqa: E402
+
+
+def test_every_table_names_variants_that_exist_at_every_scale():
+    for scale in reproduce.SCALES.values():
+        specs = reproduce.variants(scale)
+        for table in reproduce.TABLES:
+            for name in reproduce.table_runs(table, scale):
+                assert name == "search" or name in specs, (table, name)
+        lengths = [spec["fields"]["heatmap_length"] for name, spec in specs.items()
+                   if name.startswith("1d_") and "gamma0" not in name]
+        f = scale.input_size
+        assert lengths == [f // 4, f // 2, f, 3 * f // 2, 2 * f, 5 * f // 2, 3 * f]
+    full = reproduce.SCALES["full"]
+    assert len(full.seeds) >= 3 and full.input_size == 128 and full.width == 64
+    with pytest.raises(ValueError, match="Allowed: .*Received: table='nope'"):
+        reproduce.table_runs("nope", full)
+
+
+def test_plan_runs_trackers_after_their_detector_and_shares_runs(tmp_path):
+    scale = reproduce.SCALES["quick"]
+    first, second = reproduce.plan(["temporal", "hih", "coattention"], scale, (0, 1), "/data",
+                                   str(tmp_path / "work"), str(tmp_path / "results"))
+    names = [(job["name"], job["seed"]) for job in first]
+    assert len(names) == len(set(names))  # 1d_3F serves three tables, trained once per seed
+    assert {("1d_3F", 0), ("1d_3F", 1), ("search", 0), ("2d_0.25F", 1)} <= set(names)
+    assert {(job["name"], job["seed"]) for job in second} == {
+        ("tracker_lambda0", 0), ("tracker_lambda0", 1), ("tracker_lambda0.3", 0),
+        ("tracker_lambda0.3", 1)}
+    assert all(job["detector"] == "1d_3F" for job in second)
+
+
+def _result(scale, name, seed, nme, decode="refined", **extra):
+    return dict({"name": name, "seed": seed, "scale": scale.name, "params": 1000,
+                 "peak_rss_mib": 100.0 + seed, "scores": {decode: {"nme": nme}}}, **extra)
+
+
+def test_tables_show_mean_spread_seeds_and_relative_change(tmp_path):
+    scale = reproduce.SCALES["full"]
+    results = str(tmp_path)
+    for seed, (off, on) in enumerate([(5.0, 4.0), (6.0, 5.0), (7.0, 6.0)]):
+        reproduce.write_json(reproduce.result_path(results, scale, "1d_3F_gamma0", seed),
+                             _result(scale, "1d_3F_gamma0", seed, off))
+        reproduce.write_json(reproduce.result_path(results, scale, "1d_3F", seed),
+                             _result(scale, "1d_3F", seed, on))
+    reproduce.write_json(reproduce.result_path(results, scale, "search", 0),
+                         {"name": "search", "seed": 0, "gamma": 0.4})
+    text = reproduce.format_tables(["coattention"], scale, (0, 1, 2), results)
+    lines = [line for line in text.splitlines() if line.startswith("| 1D") or "k-fold" in line]
+    # gamma 0: 6.00 +- 1.00 over 3 seeds; gamma 0.4: 5.00, -16.7 % against gamma 0.
+    assert lines[0].endswith("| 6.00 ± 1.00 | 3 | baseline |")
+    assert lines[1].endswith("| 5.00 ± 1.00 | 3 | -16.7 % |")
+    # The search picked 0.4 on seed 0: that seed's gamma-0.4 run, 4.00 (-33.3 %).
+    assert "gamma [0.4]" in lines[2] and lines[2].endswith("| 4.00 | 1 | -33.3 % |")
+    assert "(not run)" in reproduce.format_tables(["hih"], scale, (0, 1, 2), results)
+
+
+@pytest.fixture
+def face_root(tmp_path, fixtures_dir):
+    """A 300-W layout of real fixture faces: 8 training (afw) and 3 test (helen/testset)."""
+    root = tmp_path / "300w"
+    pairs = sorted(glob.glob(os.path.join(fixtures_dir, "300w", "pts_images", "*.pts")))
+    assert len(pairs) >= 11
+    for index, pts in enumerate(pairs[:11]):
+        folder = root / ("afw" if index < 8 else os.path.join("helen", "testset"))
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in (pts, pts[:-4] + ".jpg"):
+            os.symlink(path, folder / os.path.basename(path))
+    return root
+
+
+@pytest.mark.slow
+def test_smoke_scale_trains_evaluates_caches_and_resumes(tmp_path, face_root, capsys):
+    args = ["--data_dir", str(face_root), "--scale", "smoke", "--table", "temporal",
+            "robustness", "--work_dir", str(tmp_path / "work"), "--results_dir",
+            str(tmp_path / "results"), "--jobs", "2"]
+    text = reproduce.main(args)
+    printed = capsys.readouterr().out
+    assert "FAILED" not in printed
+    stored = sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / "results" / "smoke"
+                                                               / "*.json")))
+    assert stored == ["1d_3F_seed0.json", "loose_1d_seed0.json", "loose_rdfn_seed0.json",
+                      "tracker_lambda0.3_seed0.json", "tracker_lambda0_seed0.json"]
+    with open(tmp_path / "results" / "smoke" / "tracker_lambda0.3_seed0.json") as handle:
+        tracker = json.load(handle)
+    assert tracker["steps"] == 1 and tracker["test_count"] == 2
+    assert np.isfinite(tracker["scores"]["tracking"]["nme"]) and tracker["peak_rss_mib"] > 0
+    with open(tmp_path / "results" / "smoke" / "loose_rdfn_seed0.json") as handle:
+        rdfn = json.load(handle)
+    assert set(rdfn["robustness"]) == {"ideal", "shift 25%", "scale 1.35"}
+    assert rdfn["spec"]["fields"]["augmentation"] == reproduce.LOOSE_BOXES
+    # Every row of both tables has a number (one seed: no spread).
+    rows = [line for line in text.splitlines() if line.startswith("| ")
+            and not line.startswith(("| variant", "| model"))]
+    assert "(not run)" not in text and len(rows) == 4
+    # Cached: a second call trains nothing and prints the same tables.
+    assert reproduce.main(args) == text
+    assert "nothing to train: all 5 run(s) cached" in capsys.readouterr().out
