@@ -40,6 +40,7 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -234,36 +235,36 @@ def _peak_mib():
     return rss_kib("VmHWM") / 1024
 
 
-def evaluate_image_run(run_dir, decodes, data_dir, scale):
-    """``{decode: {"nme": %, "fr8": %}}`` on the HELEN test half."""
+def evaluate_image_run(model, codec, decodes, data_dir, scale):
+    """``{decode: {"nme": %, "fr8": %}}`` on the HELEN test half (None: the run's decode)."""
     import zoo.evaluation
     import zoo.metrics
 
     images, landmarks = _test_faces(data_dir, scale.test_faces, scale.input_size)
     scores = {}
     for decode in decodes:
-        model, codec, config, _ = zoo.evaluation.load_run(run_dir, decode=decode)
-        errors, _, _ = zoo.evaluation.evaluate_detector(model, codec, images, landmarks, "300w")
-        scores[config.decode or str(decode)] = {
+        chosen = codec if decode is None else codec.with_decode(decode)
+        errors, _, _ = zoo.evaluation.evaluate_detector(model, chosen, images, landmarks,
+                                                        "300w")
+        scores[chosen.decode_method or str(decode)] = {
             "nme": 100 * float(np.mean(errors)),
             "fr8": 100 * float(zoo.metrics.failure_rate(errors, 0.08))}
     return scores, len(images)
 
 
-def evaluate_clip_run(run_dir, data_dir, scale):
+def evaluate_clip_run(model, codec, data_dir, scale):
     """Tracking-protocol NME / jitter / restarts on motion clips of the HELEN test faces."""
     import zoo
     import zoo.codecs
     import zoo.evaluation
     from zoo.data import motion_clips
 
-    model, codec, config, _ = zoo.evaluation.load_run(run_dir)
     stream = zoo.streaming(model, codec=zoo.codecs.serialize(codec))
-    clips = motion_clips.evaluation_clips(data_dir, config.input_size,
+    clips = motion_clips.evaluation_clips(data_dir, scale.input_size,
                                           clip_length=scale.clip_frames,
                                           max_faces=scale.clip_faces)
     errors, row, count, restarts = zoo.evaluation.evaluate_videos(
-        stream, (clips.clip(i) for i in range(len(clips))), "300w", config.input_size,
+        stream, (clips.clip(i) for i in range(len(clips))), "300w", scale.input_size,
         crop="tracking")
     return {"tracking": {"nme": 100 * float(np.mean(errors)),
                          "jitter": 100 * float(row.get("jitter", float("nan"))),
@@ -295,19 +296,20 @@ def worker(job):
     peak = _peak_mib()
     from zoo.evaluation import load_run
 
-    params = int(load_run(run_dir)[0].count_params())
     keras.backend.clear_session()
     start = time.time()
+    model, codec, _, _ = load_run(run_dir)  # once, for every score below
+    params = int(model.count_params())
     out = {"name": job["name"], "seed": seed, "scale": scale.name, "spec": spec,
            "steps": int(result.step), "train_s": round(train_s, 1),
            "peak_rss_mib": round(peak, 1), "params": params,
            "val_nme": 100 * float(result.evaluations[-1]["nme"]) if result.evaluations else None}
     kind = spec.get("kind", "image")
     if kind == "clip":
-        out["scores"], out["test_count"] = evaluate_clip_run(run_dir, data_dir, scale)
+        out["scores"], out["test_count"] = evaluate_clip_run(model, codec, data_dir, scale)
         out["test_set"] = f"{scale.clip_faces} motion clips x {scale.clip_frames} frames"
     else:
-        out["scores"], out["test_count"] = evaluate_image_run(run_dir, spec["decodes"],
+        out["scores"], out["test_count"] = evaluate_image_run(model, codec, spec["decodes"],
                                                               data_dir, scale)
         out["test_set"] = "HELEN test half"
         if kind == "robust":
@@ -661,40 +663,43 @@ FULL_SCALE = [
 
 
 def full_scale_commands(roots=None):
-    """``[(what, command)]`` with ``roots`` (dataset name -> folder) filled in."""
+    """``[(what, dataset, command)]`` with ``roots`` (dataset name -> folder) filled in."""
     roots = dict({name: f"/data/{name}" for name in ("300w", "aflw", "wflw", "cofw", "300vw")},
                  **(roots or {}))
-    return [(what, "python " + command.format(**roots)) for what, command in FULL_SCALE]
+    return [(what, re.search(r"\{(\w+)\}", command).group(1),
+             "python " + command.format(**roots)) for what, command in FULL_SCALE]
 
 
 def check_full_scale(data_dir, work_dir):
-    """Runs every paper-scale command here for one step of batch 2 (the paper-size models on
-    a CPU, one device, the default validation split): 300-W commands on ``data_dir``, the
-    others on SynthFace (their data is not here). Returns ``[(what, exit status, seconds)]``."""
+    """Runs every paper-scale command whose dataset is here (300-W: ``data_dir``) for one
+    step of batch 2 (the paper-size models on a CPU, one device, the held-out validation
+    split, so the check never reads test faces); the others are listed as not run. Each
+    command's output goes to ``<work_dir>/<run>.log``. Returns ``[(what, status, seconds)]``
+    with status an exit code or None (not run)."""
     import shlex
 
     rows = []
-    for what, command in full_scale_commands({"300w": data_dir}):
-        args = shlex.split(command)[1:]
-        if "{" in command or any(a.startswith("--data_dir=/data/") for a in args):
-            args = [a for a in args if not a.startswith("--data_dir=/data/")]
-        # One device here; the held-out validation split, so the check never reads test faces.
-        args = [a for a in args
-                if not a.startswith(("--output_dir", "--strategy", "--val_fraction"))]
-        args = [a.replace("--init_checkpoint=runs/paper/t1_L768",
-                          f"--init_checkpoint={os.path.join(work_dir, 't1_L768')}") for a in args]
-        name = what.split(",")[0].replace(" ", "_")[:20]
-        output = os.path.join(work_dir, "t1_L768" if "t1_L768" in command else name)
-        extra = ["--steps=1", "--batch_size=2", "--eval_every=0", "--num_val=2",
-                 "--num_synthetic=4", f"--output_dir={output}"]
+    for what, dataset, command in full_scale_commands({"300w": data_dir}):
+        if dataset != "300w":
+            rows.append((what, None, 0.0))
+            print(f"not run here (no {dataset} data)  {what}", flush=True)
+            continue
+        args = [a for a in shlex.split(command)[1:]
+                if not a.startswith(("--strategy", "--val_fraction"))]
+        # Run folders under work_dir, named as the command names them (runs/paper/<name>).
+        args = [a.replace("runs/paper", work_dir) for a in args]
+        extra = ["--steps=1", "--batch_size=2", "--eval_every=0", "--num_val=2"]
         if args[0].endswith("search.py"):
             extra += ["--folds=2", "--grid=0.2,0.4"]
+        run = [a for a in args if a.startswith("--output_dir=")][0].split("/")[-1]
+        os.makedirs(work_dir, exist_ok=True)
         start = time.time()
-        status = subprocess.call([sys.executable, *args, *extra], cwd=ROOT,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        with open(os.path.join(work_dir, run + ".log"), "w", encoding="utf-8") as log:
+            status = subprocess.call([sys.executable, *args, *extra], cwd=ROOT, stdout=log,
+                                     stderr=subprocess.STDOUT)
         rows.append((what, status, time.time() - start))
-        print(f"{'ok' if status == 0 else f'FAILED ({status})'}  {time.time() - start:6.0f} s  "
-              f"{what}", flush=True)
+        print(f"{'ok' if status == 0 else f'FAILED ({status}, {run}.log)'}  "
+              f"{time.time() - start:6.0f} s  {what}", flush=True)
     return rows
 
 
@@ -725,7 +730,7 @@ def main(argv=None):
         job = json.loads(args._job)
         return search_worker(job) if job.get("kind") == "search" else worker(job)
     if args.full_scale or args.check_full_scale:
-        for what, command in full_scale_commands():
+        for what, _, command in full_scale_commands():
             print(f"# {what}\n{command}")
         if args.check_full_scale:
             check_full_scale(os.path.abspath(args.data_dir) if args.data_dir else "/data/300w",

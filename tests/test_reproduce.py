@@ -109,3 +109,14 @@ def test_smoke_scale_trains_evaluates_caches_and_resumes(tmp_path, face_root, ca
     # Cached: a second call trains nothing and prints the same tables.
     assert reproduce.main(args) == text
     assert "nothing to train: all 5 run(s) cached" in capsys.readouterr().out
+
+
+def test_full_scale_commands_name_their_dataset_and_existing_recipes():
+    root = os.path.dirname(BENCHMARKS)
+    rows = reproduce.full_scale_commands({"300w": "/here/300w"})
+    assert {dataset for _, dataset, _ in rows} == {"300w", "aflw", "300vw", "wflw", "cofw"}
+    for what, dataset, command in rows:
+        script = command.split()[1]
+        assert os.path.isfile(os.path.join(root, script)), command
+        assert (f"--data_dir=/here/300w" if dataset == "300w"
+                else f"--data_dir=/data/{dataset}") in command

@@ -323,3 +323,19 @@ def test_checkpoint_restores_nested_weights_and_batchnorm_statistics(tmp_path):
     assert len(fresh.weights) == len(trained.weights) == 8  # 2 dense x 2 + BN x 4
     for a, b in zip(_weights(fresh), _weights(trained)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_synthface_refuses_a_preset_of_another_scheme(tmp_path):
+    # SynthFace draws 68-point faces: a 19-point AFLW preset asks for its dataset instead of
+    # failing on shapes in validation.
+    from zoo.training import tasks
+    from zoo.training.config import TrainConfig
+
+    config = TrainConfig(model="aheat1d_aflw", dataset="aflw", output_dir=str(tmp_path / "r"),
+                         steps=1, batch_size=2, num_synthetic=2, num_val=2, eval_every=0,
+                         model_overrides={"num_stacks": 1, "width": 16, "hourglass_depth": 1,
+                                          "head_channels": 8, "compress_steps": 1},
+                         input_size=32, heatmap_length=32)
+    with pytest.raises(ValueError, match=r"draws 68-point faces; 'aheat1d_aflw' predicts 19 "
+                                         r"landmarks .*Received: model='aheat1d_aflw'"):
+        tasks.train(config, progress=False)

@@ -114,6 +114,20 @@ class ImageTrainer(Trainer):
         return model
 
     def make_sources(self, config):
+        if config.data_dir is None:
+            # SynthFace draws 68-point (300W) faces: a model of another scheme cannot train
+            # on them (validation would fail on the shapes); say so plainly.
+            import zoo.schemes
+            from zoo.models import presets
+
+            preset = presets.get_preset(config.model)
+            count = zoo.schemes.get_scheme(preset.scheme).num_landmarks
+            if count != 68:
+                raise ValueError(
+                    f"SynthFace (no --data_dir) draws 68-point faces; {config.model!r} "
+                    f"predicts {count} landmarks ({preset.scheme}), so it needs its dataset: "
+                    f"pass --data_dir. Received: model={config.model!r}, "
+                    f"dataset={config.dataset!r}, data_dir=None")
         return sources.make_sources(config)
 
     def make_dataset(self, source, codec, config, augment):
