@@ -9,6 +9,9 @@ corners), FR@8 %, AUC@8 % and milliseconds per face of each method, and writes t
   side of the true landmarks' box, centred on it (HRNet's ``1.25 * scale`` crop), resized to
   its input (``zoo.data.tfrecord.crop_face``, as ``zoo.evaluation`` crops test faces). Its
   landmarks are mapped back to the image. ms per face: crop + one Keras call at batch 1.
+  ``--zoo_flip_test`` averages each crop's landmarks with its mirror's
+  (``zoo.landmarker.flip_average``: one Keras call at batch 2, the crop and its mirror; the
+  row's label says "+ flip test"). Off by default, so the recorded figures keep their meaning.
 * **dlib** (``shape_predictor_68_face_landmarks.dat`` from the ``face-recognition-models``
   package, run by ``dlib-bin``; benchmark-only, never a dependency of the zoo: ``pip install
   dlib-bin face-recognition-models``). Its predictor is trained on the boxes of its own HOG
@@ -55,6 +58,8 @@ _ZOO_MODEL = flags.DEFINE_string("zoo_model", None, "Zoo model: preset (with --z
                                  ".keras file or training run folder. None: dlib only.")
 _ZOO_WEIGHTS = flags.DEFINE_string("zoo_weights", None, "Weights for a preset --zoo_model.")
 _ZOO_LABEL = flags.DEFINE_string("zoo_label", None, "Row label of the zoo model.")
+_ZOO_FLIP_TEST = flags.DEFINE_boolean("zoo_flip_test", False, "Average the zoo model's landmarks "
+                                      "on each crop and its mirror (zoo.landmarker.flip_average).")
 _DLIB_BOXES = flags.DEFINE_enum("dlib_boxes", "hog", ["hog", "landmark"],
                                 "dlib's face boxes: its HOG detector, or the landmark box.")
 _DLIB_MODEL = flags.DEFINE_string("dlib_model", None, "shape_predictor_68_face_landmarks.dat "
@@ -218,24 +223,37 @@ def load_zoo_model(name_or_path, weights=None):
     return model
 
 
-def run_zoo(faces, model):
+def run_zoo(faces, model, flip_test=False):
     """The zoo model on the zoo's evaluation crop of every face.
+
+    Args:
+        faces: ``[(name, RGB image, (68, 2) truth)]``.
+        model: a ``zoo.loading.LandmarkModel`` (or anything with ``input_size`` and
+            ``predict``).
+        flip_test: average the landmarks of each crop and its mirror
+            (``zoo.landmarker.flip_average``, one call at batch 2).
 
     Returns:
         dict: ``landmarks`` (B, N, 2) in image pixels, ``ms`` (B,) per face (crop + a Keras
-        call at batch 1).
+        call at batch 1, or 2 with ``flip_test``).
     """
     import cv2
 
     from zoo.data.tfrecord import crop_face
 
+    if flip_test:
+        from zoo.landmarker import flip_average
+
+        predict = lambda crops: flip_average(model, crops)  # noqa: E731
+    else:
+        predict = model.predict
     size = model.input_size
-    model.predict(np.zeros((1, size, size, 3), np.uint8))  # trace once, untimed
+    predict(np.zeros((1, size, size, 3), np.uint8))  # trace once, untimed
     landmarks, ms = [], []
     for _, image, truth in faces:
         start = time.perf_counter()
         crop, _, matrix = crop_face(image, truth, size=size)  # 1.25 x the landmark box (HRNet)
-        points = model.predict(crop[None])["landmarks"][0]
+        points = predict(crop[None])["landmarks"][0]
         ms.append((time.perf_counter() - start) * 1e3)
         inverse = cv2.invertAffineTransform(matrix.astype(np.float64))
         landmarks.append(points.astype(np.float64) @ inverse[:, :2].T + inverse[:, 2])
@@ -314,12 +332,15 @@ def main(argv):
         bias = np.mean(dlib_result["landmarks"] - truth, axis=(0, 1))
         if _ZOO_MODEL.value:
             model = load_zoo_model(_ZOO_MODEL.value, _ZOO_WEIGHTS.value)
-            zoo_result = run_zoo(faces, model)
+            flip_test = _ZOO_FLIP_TEST.value
+            zoo_result = run_zoo(faces, model, flip_test=flip_test)
             zoo_score = score(zoo_result["landmarks"], truth, threshold)
-            label = _ZOO_LABEL.value or f"zoo {model.name}"
+            label = (_ZOO_LABEL.value or f"zoo {model.name}") + (" + flip test" if flip_test
+                                                                 else "")
             rows.append((label, zoo_score, zoo_result["ms"],
                          f"weights {model.weights}; the zoo's 1.25x landmark-box crop, "
-                         f"{model.input_size} px, Keras batch 1"))
+                         f"{model.input_size} px, Keras batch "
+                         + ("2 (the crop and its mirror)" if flip_test else "1")))
             curves[label] = zoo_score["errors"]
             per_face["zoo"] = zoo_score["errors"].tolist()
         table = format_table(rows, threshold)

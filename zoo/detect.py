@@ -8,6 +8,7 @@ By default it uses the mobile detector with the trained weights the package ship
     python -m zoo.detect photo.jpg --output annotated.png --json out.json
     python -m zoo.detect a.jpg b.png --output annotated/ --json faces.json
     python -m zoo.detect photo.jpg --model runs/mobile --output annotated.png  # a training run
+    python -m zoo.detect photo.jpg --noflip_test --json out.json  # one pass, no mirror average
 
 With several photos ``--output`` is a folder (one ``<name>.png`` per photo). Every photo is
 read before the model is loaded: a missing file, a folder or a file that is not a readable
@@ -145,6 +146,12 @@ def parse_args(argv=None):
     parser.add_argument("--max_faces", type=int, default=None, help="most faces per photo")
     parser.add_argument("--refine", type=int, default=1,
                         help="crop again around the predicted landmarks this many times")
+    flip = parser.add_mutually_exclusive_group()
+    flip.add_argument("--flip_test", dest="flip_test", action="store_true", default=None,
+                      help="average each crop's landmarks with its mirror's (FaceLandmarker's "
+                           "default: twice the network work per face)")
+    flip.add_argument("--noflip_test", dest="flip_test", action="store_false",
+                      help="one network pass per face (no mirror average)")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's log lines and warnings")
     return parser, parser.parse_args(argv)
@@ -165,17 +172,20 @@ def run(args):
     import_tensorflow_quietly(args.verbose)
     import zoo.inference
 
+    # --flip_test / --noflip_test when given, else the landmarker's own default.
+    flip = {} if getattr(args, "flip_test", None) is None else {"flip_test": args.flip_test}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always" if args.verbose else "default")
         landmarker = zoo.inference.FaceLandmarker(
             args.model or zoo.inference.DEFAULT_MODEL, face_detector=args.face_detector,
             margin=args.margin, max_faces=args.max_faces, weights=args.weights,
-            refine=args.refine)
+            refine=args.refine, **flip)
     notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     model = landmarker.model
     results = landmarker.detect(images)
     summary = {"model": model.name, "weights": model.weights, "scheme": model.scheme,
-               "num_landmarks": model.num_landmarks, "notes": notes, "images": []}
+               "num_landmarks": model.num_landmarks, "flip_test": landmarker.flip_test,
+               "notes": notes, "images": []}
     for photo, image, faces, output in zip(args.photos, images, results, outputs):
         if output is not None:
             write_image(output, annotate(image, faces, scheme=model.scheme))

@@ -13,7 +13,9 @@ gathers the inference API; the code lives along its seams:
   video (``python -m zoo.track``).
 * ``zoo.landmarker``: :class:`FaceLandmarker` finds faces (OpenCV's bundled Haar cascades by
   default, no download; YuNet when given its ONNX file), crops each face with the affine
-  matrix of ``zoo.faces`` and maps the predicted landmarks back to image coordinates.
+  matrix of ``zoo.faces`` and maps the predicted landmarks back to image coordinates;
+  :func:`flip_average` (its default ``flip_test=True``) averages each crop's prediction with
+  its mirror's.
 
 A preset without trained weights (``weights_url=None``) warns when loaded and keeps random
 weights; pass ``weights=`` (a ``.weights.h5`` or ``.keras`` file, a run folder, or a URL with
@@ -26,7 +28,8 @@ Example:
     >>> faces.landmarks.shape
     (0, 68, 2)
 """
-from zoo.landmarker import DEFAULT_MODEL, FaceLandmarker, Faces, make_face_detector
+from zoo.landmarker import (DEFAULT_MODEL, FaceLandmarker, Faces, flip_average, flip_scheme,
+                             make_face_detector)
 from zoo.loading import SIDECAR_SUFFIX, LandmarkModel, load, load_keras_file, save, sidecar_path
 from zoo.trackers import load_tracker
 from zoo.weights import (WEIGHTS_CACHE_SUBDIR, fetch_weights, is_run_dir, load_preset_weights,
@@ -34,7 +37,8 @@ from zoo.weights import (WEIGHTS_CACHE_SUBDIR, fetch_weights, is_run_dir, load_p
 
 __all__ = [
     "DEFAULT_MODEL", "FaceLandmarker", "Faces", "LandmarkModel", "SIDECAR_SUFFIX",
-    "WEIGHTS_CACHE_SUBDIR", "fetch_weights", "is_run_dir", "load", "load_keras_file",
+    "WEIGHTS_CACHE_SUBDIR", "fetch_weights", "flip_average", "flip_scheme", "is_run_dir",
+    "load", "load_keras_file",
     "load_preset_weights", "load_tracker", "load_weights", "make_face_detector", "save",
     "sha256_of", "sidecar_path",
 ]
