@@ -126,6 +126,14 @@ def _key(fraction):
     return f"{fraction:g}F"
 
 
+def _sigma_name(sigma):
+    """The variant name of the FAN 2D head at F/4 with ``sigma``-px targets (at F = 128)."""
+    return f"2d_0.25F_sigma{sigma:g}"
+
+
+LOOSE_RDFN_WIDE = f"loose_rdfn_sigma{RDFN_SIGMA:g}"  # the robustness table's second RDFN row
+
+
 # The variants ---------------------------------------------------------------------------------
 def variants(scale):
     """``{name: spec}``: every trained variant at ``scale`` (a spec is a JSON-able dict)."""
@@ -150,7 +158,7 @@ def variants(scale):
             "decodes": ["quarter_offset"]}
     for sigma in TARGET_SIGMAS[1:]:
         side = f // 4
-        specs[f"2d_0.25F_sigma{sigma:g}"] = {
+        specs[_sigma_name(sigma)] = {
             "label": f"2D {side}x{side} (F/4), FAN head, sigma {sigma:g} px",
             "model": "fan2d_300w", "overrides": two_d,
             "fields": {"heatmap_length": side, "sigma": sigma * f / 128},
@@ -182,8 +190,9 @@ def variants(scale):
     # RDFN's score maps at one bin (4 px here) did not learn in 600 steps (loose_rdfn: 97 %
     # validation NME, seed 0); on the validation split (seed 0, 600 steps, loose boxes off)
     # sigma 6 / 8 px gave 42 / 22 %: the second RDFN row uses 8 px.
-    loose["rdfn_sigma8"] = ("rdfn, sigma 8 px", "rdfn_small_300w", loose["rdfn"][2],
-                            {"sigma": RDFN_SIGMA * f / 128})
+    loose[LOOSE_RDFN_WIDE[len("loose_"):]] = (
+        f"rdfn, sigma {RDFN_SIGMA:g} px", "rdfn_small_300w", loose["rdfn"][2],
+        {"sigma": RDFN_SIGMA * f / 128})
     for name, (label, model, overrides, fields) in loose.items():
         specs[f"loose_{name}"] = {
             "label": label, "model": model, "overrides": overrides,
@@ -200,14 +209,14 @@ def table_runs(table, scale):
     if table == "coattention":
         return ["1d_3F_gamma0", "1d_3F", "search", "1d_3F_searched"]
     if table == "targets":
-        return ["2d_0.25F"] + [f"2d_0.25F_sigma{s:g}" for s in TARGET_SIGMAS[1:]]
+        return ["2d_0.25F"] + [_sigma_name(s) for s in TARGET_SIGMAS[1:]]
     if table == "temporal":
         return ["tracker_lambda0", "tracker_lambda0.3"]
     if table == "hih":
-        return ["1d_3F", "2d_0.25F", f"2d_0.25F_sigma{TARGET_SIGMAS[-1]:g}", "hih"]
+        return ["1d_3F", "2d_0.25F", _sigma_name(TARGET_SIGMAS[-1]), "hih"]
     if table == "robustness":
         names = ["loose_1d", "loose_rdfn"]
-        return names + (["loose_rdfn_sigma8", "loose_hih", "loose_2d"]
+        return names + ([LOOSE_RDFN_WIDE, "loose_hih", "loose_2d"]
                         if scale.name == "full" else [])
     raise ValueError(f"Unknown table. Allowed: {list(TABLES)}. Received: table={table!r}")
 
@@ -633,7 +642,7 @@ def format_tables(tables, scale, seeds, results_dir):
     if "hih" in tables:
         rows = []
         for name, decode in (("2d_0.25F", "quarter_offset"),
-                             (f"2d_0.25F_sigma{TARGET_SIGMAS[-1]:g}", "quarter_offset"),
+                             (_sigma_name(TARGET_SIGMAS[-1]), "quarter_offset"),
                              ("1d_3F", "argmax"),
                              ("1d_3F", "refined"), ("hih", "argmax"), ("hih", "expectation")):
             results = gather(name)
