@@ -243,14 +243,14 @@ def test_detect_cli_flag_defaults_to_the_landmarker():
 
 def test_peers_run_zoo_with_the_flip_test():
     """benchmarks/peers.py --zoo_flip_test: one call at batch 2 per face, mapped back."""
-    import importlib.util
+    import importlib
     import pathlib
+    import sys
     import types
 
-    path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "peers.py"
-    spec = importlib.util.spec_from_file_location("peers_benchmark_flip", path)
-    peers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(peers)
+    # By name, as tests/test_peers_benchmark.py imports it: one module, its flags defined once.
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "benchmarks"))
+    peers = importlib.import_module("peers")
     rng = np.random.default_rng(0)
     image = np.zeros((300, 260, 3), np.uint8)
     dot = np.array([131.0, 152.0])

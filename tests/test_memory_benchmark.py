@@ -1,5 +1,5 @@
 """The measuring helpers of benchmarks/memory.py (the script itself is run by hand)."""
-import importlib.util
+import importlib
 import json
 import os
 import subprocess
@@ -9,9 +9,9 @@ import pytest
 
 _PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
                      "memory.py")
-_SPEC = importlib.util.spec_from_file_location("memory_benchmark", _PATH)
-memory = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(memory)
+# By name, as benchmarks/reproduce.py imports it: one module per process.
+sys.path.insert(0, os.path.dirname(_PATH))
+memory = importlib.import_module("memory")
 
 
 def _measure_in_fresh_process(*mibs):

@@ -1,6 +1,7 @@
 """benchmarks/peers.py: the box matching, the zoo's crop mapping and the MediaPipe extraction."""
-import importlib.util
+import importlib
 import pathlib
+import sys
 import types
 import zipfile
 
@@ -12,10 +13,10 @@ PEERS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "peers.p
 
 @pytest.fixture(scope="module")
 def peers():
-    spec = importlib.util.spec_from_file_location("peers_benchmark", PEERS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    # Imported by name, once per process: a second load of the file (under another name)
+    # would define its absl flags twice.
+    sys.path.insert(0, str(PEERS.parent))
+    return importlib.import_module("peers")
 
 
 def test_best_match_and_box_map(peers):
