@@ -62,3 +62,33 @@ def test_bad_arguments_raise(kwargs, shape, match):
     with pytest.raises(ValueError, match=match):
         layer = zoo.layers.Hourglass(**kwargs)
         layer.build(shape)
+
+
+def test_upsampling_is_nearest_2x_bit_exact():
+    # Concatenations and reshapes (so that LiteRT's XNNPACK runs it) with the values of
+    # UpSampling2D(2, "nearest"): out[i, j] = in[i // 2, j // 2], also at batch > 1.
+    import keras
+
+    from zoo.layers.hourglass import _upsample_nearest_2x
+
+    x = np.random.default_rng(0).normal(size=(3, 4, 5, 6)).astype("float32")
+    got = keras.ops.convert_to_numpy(_upsample_nearest_2x(x))
+    want = keras.ops.convert_to_numpy(keras.layers.UpSampling2D(2, interpolation="nearest")(x))
+    assert got.shape == (3, 8, 10, 6)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got[:, 5, 7], x[:, 2, 3])
+
+
+def test_lite_stem_keeps_the_feature_size_and_costs_less():
+    # stem="lite" (issue 13, the phone tracker): the same F/4 features, no full-resolution
+    # block, so fewer weights; a bad name is refused with the allowed ones.
+    small = dict(num_landmarks=5, input_size=32, num_stacks=1, width=16, hourglass_depth=2,
+                 heatmap_length=24, head_channels=8, compress_steps=1)
+    fan = zoo.models.build_aheat1d(**small)
+    lite = zoo.models.build_aheat1d(**small, stem="lite")
+    image = np.zeros((2, 32, 32, 3), "float32")
+    assert tuple(lite(image)["x"].shape) == tuple(fan(image)["x"].shape) == (2, 1, 5, 24)
+    assert lite.get_layer("stem_down").output.shape[1:3] == (8, 8)
+    assert lite.count_params() < fan.count_params()
+    with pytest.raises(ValueError, match=r"\('fan', 'lite'\). Received: stem='tiny'"):
+        zoo.models.build_aheat1d(**small, stem="tiny")

@@ -26,12 +26,11 @@ ALLOWED_OUTSIDE = {
     # The uint8 frame -> float32 cast of the export signature: XNNPACK has no CAST; it runs
     # once before the first partition and does not split the graph.
     "CAST",
-    # The hourglass' nearest 2x upsampling (zoo/layers/hourglass.py); XNNPACK has no nearest
-    # resize. Each one splits the graph (one more partition per op, counted below).
-    "RESIZE_NEAREST_NEIGHBOR",
 }
 # Ops that XNNPACK never takes or that only come from run-time shapes, none allowed at all.
-FORBIDDEN = {"SELECT_V2", "SELECT", "STRIDED_SLICE", "SHAPE", "PACK", "EXPAND_DIMS", "EQUAL",
+# RESIZE_NEAREST_NEIGHBOR: the hourglass' 2x upsampling is concatenations and reshapes now
+# (zoo/layers/hourglass.py); each resize op split the graph into one more partition.
+FORBIDDEN = {"RESIZE_NEAREST_NEIGHBOR", "SELECT_V2", "SELECT", "STRIDED_SLICE", "SHAPE", "PACK", "EXPAND_DIMS", "EQUAL",
              "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "LOGICAL_AND",
              "ONE_HOT", "GATHER", "ARG_MAX", "ARG_MIN"}
 
@@ -42,8 +41,7 @@ def _check_partitions(report):
     assert not FORBIDDEN & set(report["op_counts"]), report["op_counts"]
     casts = [index for index, name, _ in report["undelegated"] if name == "CAST"]
     assert casts in ([], [0]), report["undelegated"]  # only the input cast, first
-    resizes = report["op_counts"].get("RESIZE_NEAREST_NEIGHBOR", 0)
-    assert report["num_partitions"] <= 1 + resizes, report
+    assert report["num_partitions"] == 1, report  # the whole graph in one XNNPACK partition
 
 
 @pytest.mark.slow

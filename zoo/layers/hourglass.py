@@ -10,12 +10,17 @@ def _upsample_nearest_2x(inputs):
 
     The same values as ``keras.layers.UpSampling2D(2, interpolation="nearest")``, whose
     TensorFlow form is two ``repeat``s (Shape/Tile/Reshape chains that LiteRT's XNNPACK
-    delegate does not take); a static-size nearest resize is one RESIZE_NEAREST_NEIGHBOR op.
-    With half-pixel centres a 2x nearest resize reads ``floor((i + 0.5) / 2) = i // 2``.
+    delegate does not take), and as a 2x nearest resize (one RESIZE_NEAREST_NEIGHBOR op, which
+    XNNPACK does not take either: each one split the exported graph into another delegate
+    partition). Written as two concatenations and two static reshapes, ops that XNNPACK runs:
+    ``concat([x, x], -1)`` reshaped to ``(H, 2W, C)`` repeats every pixel along the row, and
+    ``concat([y, y], 2)`` reshaped to ``(2H, 2W, C)`` repeats every row. Bit-exact.
     """
-    height, width = inputs.shape[1], inputs.shape[2]
-    return ops.image.resize(inputs, (2 * height, 2 * width), interpolation="nearest",
-                            data_format="channels_last")
+    height, width, channels = inputs.shape[1], inputs.shape[2], inputs.shape[3]
+    rows = ops.reshape(ops.concatenate([inputs, inputs], axis=-1),
+                       (-1, height, 2 * width, channels))
+    return ops.reshape(ops.concatenate([rows, rows], axis=2),
+                       (-1, 2 * height, 2 * width, channels))
 
 
 @keras.saving.register_keras_serializable(package="zoo")

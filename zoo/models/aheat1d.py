@@ -10,7 +10,7 @@ from zoo.models import presets
 
 def build_aheat1d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hourglass_depth=4,
                   heatmap_length=768, gamma=0.4, head_channels=128, compress_steps=3,
-                  separable=False, normalization=None, name="aheat1d"):
+                  separable=False, normalization=None, stem="fan", name="aheat1d"):
     """Builds the attentive 1D heatmap detector's training model.
 
     Stacked hourglass (FAN) -> per stack: 1D heads (CNN_1^x / CNN_1^y, co-attention Eq. 9-10,
@@ -33,6 +33,9 @@ def build_aheat1d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hou
         separable: bool, depth-wise separable 3x3 convolutions (mobile presets).
         normalization: dict ``{"mean": [3], "std": [3]}`` in [0, 1] units applied inside the
             model to the [0, 255] RGB input; default mean = std = 0.5.
+        stem: ``"fan"`` (FAN's stem, as the paper's backbone) or ``"lite"`` (two stride-2
+            convolutions and one block; this zoo's choice for the phone tracker, not the
+            paper's): see ``zoo.models.hourglass_backbone.stacked_hourglass``.
         name: model name (presets use the preset name, so inference can find the preset).
 
     Returns:
@@ -69,7 +72,7 @@ def build_aheat1d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hou
     # Functional graph.
     images = keras.Input((input_size, input_size, 3), dtype="float32", name="images")
     features = stacked_hourglass(normalization_layer(normalization)(images), num_stacks, width,
-                                 hourglass_depth, separable)
+                                 hourglass_depth, separable, stem=stem)
     heatmaps_x, heatmaps_y = [], []
     for stack, stack_features in enumerate(features):
         hx, hy = Heatmap1DHeads(num_landmarks, heatmap_length, channels=head_channels,

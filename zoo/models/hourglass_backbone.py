@@ -59,11 +59,18 @@ def normalization_layer(normalization):
     return keras.layers.Normalization(mean=mean, variance=variance, name="normalize")
 
 
-def stacked_hourglass(images, num_stacks, width, hourglass_depth, separable=False):
+STEMS = ("fan", "lite")
+
+
+def stacked_hourglass(images, num_stacks, width, hourglass_depth, separable=False, stem="fan"):
     """FAN's stem and ``num_stacks`` hourglasses; yields the features of every stack.
 
     Stem (FAN): 7x7 conv stride 2 (width/4), BN, ReLU, block (width/2), 2x2 average pooling,
-    block (width/2), block (width): a 256 input gives 64x64 features. Each stack: hourglass,
+    block (width/2), block (width): a 256 input gives 64x64 features. ``stem="lite"`` (issue
+    13, for the phone tracker; not in FAN or the paper): 3x3 conv stride 2 (width/4), BN,
+    ReLU, a separable 3x3 conv stride 2 (width/2), BN, ReLU, block (width): the same F/4
+    features with no full-resolution block (FAN's stem is 55 of the width-128 mobile
+    detector's 127 M MACs at 128 px, the lite stem about 5). Each stack: hourglass,
     block, 1x1 conv + BN + ReLU -> the stack features ``F`` the heads read. Between stacks,
     ``next = previous + conv1x1(F)``: FAN also adds a 1x1 remap of its 2D heatmaps; we pass on
     the stack features only, in both the 1D and the 2D detector, because 1D heatmaps of length
@@ -72,18 +79,30 @@ def stacked_hourglass(images, num_stacks, width, hourglass_depth, separable=Fals
 
     Args:
         images: normalised input tensor (B, F, F, 3).
-        num_stacks, width, hourglass_depth, separable: see ``zoo.models.build_aheat1d``.
+        num_stacks, width, hourglass_depth, separable, stem: see ``zoo.models.build_aheat1d``.
 
     Returns:
         A list of ``num_stacks`` tensors (B, F/4, F/4, width).
     """
-    x = keras.layers.Conv2D(width // 4, 7, strides=2, padding="same", use_bias=False,
-                            name="stem_conv")(images)
-    x = keras.layers.BatchNormalization(name="stem_bn")(x)
-    x = keras.layers.ReLU(name="stem_relu")(x)
-    x = MultiScaleResidualBlock(width // 2, separable=separable, name="stem_block1")(x)
-    x = keras.layers.AveragePooling2D(2, name="stem_pool")(x)
-    x = MultiScaleResidualBlock(width // 2, separable=separable, name="stem_block2")(x)
+    if stem not in STEMS:
+        raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
+    if stem == "lite":
+        x = keras.layers.Conv2D(width // 4, 3, strides=2, padding="same", use_bias=False,
+                                name="stem_conv")(images)
+        x = keras.layers.BatchNormalization(name="stem_bn")(x)
+        x = keras.layers.ReLU(name="stem_relu")(x)
+        x = keras.layers.SeparableConv2D(width // 2, 3, strides=2, padding="same",
+                                         use_bias=False, name="stem_down")(x)
+        x = keras.layers.BatchNormalization(name="stem_down_bn")(x)
+        x = keras.layers.ReLU(name="stem_down_relu")(x)
+    else:
+        x = keras.layers.Conv2D(width // 4, 7, strides=2, padding="same", use_bias=False,
+                                name="stem_conv")(images)
+        x = keras.layers.BatchNormalization(name="stem_bn")(x)
+        x = keras.layers.ReLU(name="stem_relu")(x)
+        x = MultiScaleResidualBlock(width // 2, separable=separable, name="stem_block1")(x)
+        x = keras.layers.AveragePooling2D(2, name="stem_pool")(x)
+        x = MultiScaleResidualBlock(width // 2, separable=separable, name="stem_block2")(x)
     x = MultiScaleResidualBlock(width, separable=separable, name="stem_block3")(x)
 
     features = []
