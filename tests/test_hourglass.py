@@ -92,3 +92,50 @@ def test_lite_stem_keeps_the_feature_size_and_costs_less():
     assert lite.count_params() < fan.count_params()
     with pytest.raises(ValueError, match=r"\('fan', 'lite'\). Received: stem='tiny'"):
         zoo.models.build_aheat1d(**small, stem="tiny")
+
+
+def test_post_activated_block_contract_and_order():
+    data = np.random.default_rng(3).normal(size=(2, 8, 8, 8)).astype("float32")
+    run_layer_test(zoo.layers.MultiScaleResidualBlock, {"filters": 16, "preactivation": False},
+                   data, expected_output_shape=(2, 8, 8, 16))
+    block = zoo.layers.MultiScaleResidualBlock(16, preactivation=False)
+    block.build((None, 8, 8, 8))
+    # conv-BN-ReLU: each batch norm sits on its convolution's output channels.
+    assert [tuple(n.gamma.shape) for n in block.norms] == [(8,), (4,), (4,)]
+    assert tuple(block.skip_norm.gamma.shape) == (16,)
+    # Every branch output is a ReLU (>= 0); the pre-activated block's are not.
+    x = np.asarray(block(data))
+    residual = np.asarray(block.skip_norm(block.skip_conv(data)))
+    assert (x - residual).min() >= -1e-6
+    assert zoo.layers.MultiScaleResidualBlock.from_config(block.get_config()).preactivation \
+        is False
+
+
+@pytest.mark.parametrize("preactivation, batch_norm_ops", [(True, True), (False, False)])
+def test_post_activated_batch_norms_fold_into_the_convolutions(preactivation, batch_norm_ops):
+    # Trained (non-identity) batch norms: pre-activated, each is a MUL and an ADD over the
+    # feature map in the LiteRT graph; post-activated, the converter folds them all away.
+    import keras
+
+    from zoo.export import tflite
+
+    inputs = keras.Input((16, 16, 3))  # the export takes an RGB image (cast from uint8)
+    block = zoo.layers.MultiScaleResidualBlock(16, separable=True, preactivation=preactivation)
+    # The export's signature wants a "landmarks" output: the block's map as (B, -1, 2) points.
+    model = keras.Model(inputs, {"landmarks": keras.layers.Reshape((-1, 2))(block(inputs))})
+    rng = np.random.default_rng(4)
+    for norm in list(block.norms) + [block.skip_norm]:
+        norm.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32") if i in (0, 3)
+                          else rng.normal(0, 0.3, w.shape).astype("float32")
+                          for i, w in enumerate(norm.get_weights())])
+    counts = tflite.xnnpack_partitions(tflite.convert(model, "float32"))["op_counts"]
+    counts.pop("CAST", None)
+    assert ("MUL" in counts) is batch_norm_ops, counts
+    if not preactivation:
+        # Depth-wise + point-wise per branch, the 1x1 projection, one concatenation, one add;
+        # batch norms folded and ReLUs fused into the convolutions (the rest of the graph is
+        # the output reshape).
+        assert {k: counts.get(k, 0) for k in ("DEPTHWISE_CONV_2D", "CONV_2D", "CONCATENATION",
+                                              "ADD", "RELU", "MUL")} == {
+            "DEPTHWISE_CONV_2D": 3, "CONV_2D": 4, "CONCATENATION": 1, "ADD": 1, "RELU": 0,
+            "MUL": 0}, sorted(counts.items())

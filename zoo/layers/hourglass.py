@@ -36,6 +36,7 @@ class Hourglass(keras.layers.Layer):
         filters: int, channels of every block (a multiple of 4; FAN uses 256).
         depth: int >= 1, number of down/up-sampling levels (FAN uses 4: 64 -> 4 pixels).
         separable: bool, depth-wise separable 3x3 convolutions in the blocks (mobile presets).
+        preactivation: bool, the blocks' order (see ``MultiScaleResidualBlock``).
         **kwargs: standard layer arguments.
 
     Returns:
@@ -55,16 +56,18 @@ class Hourglass(keras.layers.Layer):
         Estimation", ECCV 2016.
     """
 
-    def __init__(self, filters, depth=4, separable=False, **kwargs):
+    def __init__(self, filters, depth=4, separable=False, preactivation=True, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             raise ValueError(f"`depth` must be an int >= 1. Received: depth={depth!r}")
         self.filters = filters
         self.depth = depth
         self.separable = bool(separable)
+        self.preactivation = bool(preactivation)
 
         def block(name):
-            return MultiScaleResidualBlock(filters, separable=separable, name=name)
+            return MultiScaleResidualBlock(filters, separable=separable,
+                                           preactivation=self.preactivation, name=name)
 
         # Level i (0 = full resolution): upper block, lower blocks before/after the recursion.
         self.upper = [block(f"up{i}") for i in range(depth)]
@@ -114,6 +117,7 @@ class Hourglass(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"filters": self.filters, "depth": self.depth, "separable": self.separable}
+            {"filters": self.filters, "depth": self.depth, "separable": self.separable,
+             "preactivation": self.preactivation}
         )
         return config

@@ -10,7 +10,8 @@ from zoo.models import presets
 
 def build_aheat1d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hourglass_depth=4,
                   heatmap_length=768, gamma=0.4, head_channels=128, compress_steps=3,
-                  separable=False, normalization=None, stem="fan", name="aheat1d"):
+                  separable=False, normalization=None, stem="fan", preactivation=True,
+                  name="aheat1d"):
     """Builds the attentive 1D heatmap detector's training model.
 
     Stacked hourglass (FAN) -> per stack: 1D heads (CNN_1^x / CNN_1^y, co-attention Eq. 9-10,
@@ -72,7 +73,8 @@ def build_aheat1d(num_landmarks=68, input_size=256, num_stacks=4, width=256, hou
     # Functional graph.
     images = keras.Input((input_size, input_size, 3), dtype="float32", name="images")
     features = stacked_hourglass(normalization_layer(normalization)(images), num_stacks, width,
-                                 hourglass_depth, separable, stem=stem)
+                                 hourglass_depth, separable, stem=stem,
+                                 preactivation=preactivation)
     heatmaps_x, heatmaps_y = [], []
     for stack, stack_features in enumerate(features):
         hx, hy = Heatmap1DHeads(num_landmarks, heatmap_length, channels=head_channels,

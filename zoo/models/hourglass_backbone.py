@@ -62,7 +62,8 @@ def normalization_layer(normalization):
 STEMS = ("fan", "lite")
 
 
-def stacked_hourglass(images, num_stacks, width, hourglass_depth, separable=False, stem="fan"):
+def stacked_hourglass(images, num_stacks, width, hourglass_depth, separable=False, stem="fan",
+                      preactivation=True):
     """FAN's stem and ``num_stacks`` hourglasses; yields the features of every stack.
 
     Stem (FAN): 7x7 conv stride 2 (width/4), BN, ReLU, block (width/2), 2x2 average pooling,
@@ -79,7 +80,8 @@ def stacked_hourglass(images, num_stacks, width, hourglass_depth, separable=Fals
 
     Args:
         images: normalised input tensor (B, F, F, 3).
-        num_stacks, width, hourglass_depth, separable, stem: see ``zoo.models.build_aheat1d``.
+        num_stacks, width, hourglass_depth, separable, stem, preactivation: see
+            ``zoo.models.build_aheat1d``.
 
     Returns:
         A list of ``num_stacks`` tensors (B, F/4, F/4, width).
@@ -100,17 +102,20 @@ def stacked_hourglass(images, num_stacks, width, hourglass_depth, separable=Fals
                                 name="stem_conv")(images)
         x = keras.layers.BatchNormalization(name="stem_bn")(x)
         x = keras.layers.ReLU(name="stem_relu")(x)
-        x = MultiScaleResidualBlock(width // 2, separable=separable, name="stem_block1")(x)
+        x = MultiScaleResidualBlock(width // 2, separable=separable, preactivation=preactivation,
+                                    name="stem_block1")(x)
         x = keras.layers.AveragePooling2D(2, name="stem_pool")(x)
-        x = MultiScaleResidualBlock(width // 2, separable=separable, name="stem_block2")(x)
-    x = MultiScaleResidualBlock(width, separable=separable, name="stem_block3")(x)
+        x = MultiScaleResidualBlock(width // 2, separable=separable, preactivation=preactivation,
+                                    name="stem_block2")(x)
+    x = MultiScaleResidualBlock(width, separable=separable, preactivation=preactivation,
+                                name="stem_block3")(x)
 
     features = []
     previous = x
     for stack in range(num_stacks):
         hidden = Hourglass(width, hourglass_depth, separable=separable,
-                           name=f"hourglass{stack}")(previous)
-        hidden = MultiScaleResidualBlock(width, separable=separable,
+                           preactivation=preactivation, name=f"hourglass{stack}")(previous)
+        hidden = MultiScaleResidualBlock(width, separable=separable, preactivation=preactivation,
                                          name=f"stack{stack}_block")(hidden)
         hidden = keras.layers.Conv2D(width, 1, use_bias=False, name=f"stack{stack}_conv")(hidden)
         hidden = keras.layers.BatchNormalization(name=f"stack{stack}_bn")(hidden)

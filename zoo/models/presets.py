@@ -631,17 +631,19 @@ def _register_builtin_presets():
         name="aheat1d_lite_300w", architecture="aheat1d",
         config={"num_landmarks": 68, "num_stacks": 1, "width": 48, "hourglass_depth": 3,
                 "heatmap_length": 384, "gamma": 0.4, "head_channels": 16,
-                "compress_steps": 2, "separable": True, "stem": "lite"},
+                "compress_steps": 2, "separable": True, "stem": "lite",
+                "preactivation": False},
         input_size=128, normalization=dict(IMAGENET_NORMALIZATION), scheme="300w",
         codec=_codec_1d(128, 384),
         description="The phone tracker's detector (issue 13): aheat1d_mobile_300w's design "
                     "(128 input, 1 separable hourglass, L = 3F = 384, gamma 0.4, 1D heads "
-                    "with co-attention) at width 48 with 16-channel heads and the lite stem "
-                    "(two stride-2 convolutions instead of FAN's 7x7 convolution and "
-                    "full-resolution block; not the paper's): 17.5 M MACs against the mobile "
-                    "detector's 127 M, chosen for a tracker step no slower than MediaPipe's "
-                    "face_landmark.tflite.",
-        num_params=69888))
+                    "with co-attention) at width 48 with 16-channel heads, the lite stem (two "
+                    "stride-2 convolutions instead of FAN's 7x7 convolution and "
+                    "full-resolution block) and conv-BN-ReLU blocks (batch norms fold into "
+                    "the convolutions at export); neither is the paper's. 17.5 M MACs against "
+                    "the mobile detector's 127 M, sized for a tracker step no slower than "
+                    "MediaPipe's face_landmark.tflite.",
+        num_params=68352))
 
 
 _register_builtin_presets()
