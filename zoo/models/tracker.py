@@ -504,6 +504,10 @@ _SHIPPED = {
     "aheat1d_tracker_mobile_300vw": {
         "weights_url": "aheat1d_tracker_mobile_300vw.weights.h5",
         "weights_sha256": "25c4ebb75a677c49647a749206ab58a8d880a83afcf97e221624e7808b80126b"},
+    # The phone tracker: refinement trained 5,000 steps over the frozen aheat1d_lite_300w.
+    "aheat1d_tracker_lite_300vw": {
+        "weights_url": "aheat1d_tracker_lite_300vw.weights.h5",
+        "weights_sha256": "7c1819e5fb9f946f78108b0e1c90b3f4e2173615c0382864c68233f33b9c0e83"},
 }
 
 
