@@ -17,8 +17,9 @@ from zoo.codecs import base
 from zoo.codecs.heatmap_1d import decode_axis
 from zoo.export import tflite
 
-TRACKER = "aheat1d_tracker_mobile_300vw"
-DETECTOR = "aheat1d_mobile_300w"
+# The accurate mobile tracker and the phone tracker (lite stem, post-activated blocks).
+TRACKERS = ["aheat1d_tracker_mobile_300vw", "aheat1d_tracker_lite_300vw"]
+DETECTORS = ["aheat1d_mobile_300w", "aheat1d_lite_300w"]
 
 # Ops XNNPACK may leave out, each with its reason. Nothing of the decode, the temporal
 # refinement or the stack selection is allowed here.
@@ -45,8 +46,9 @@ def _check_partitions(report):
 
 
 @pytest.mark.slow
-def test_shipped_tracker_step_runs_in_xnnpack_and_matches_keras(tmp_path):
-    stream, info = zoo.inference.load_tracker(TRACKER)
+@pytest.mark.parametrize("tracker", TRACKERS)
+def test_shipped_tracker_step_runs_in_xnnpack_and_matches_keras(tmp_path, tracker):
+    stream, info = zoo.inference.load_tracker(tracker)
     assert info["weights"] != "random"
     # export_tflite refuses the file unless float32 LiteRT matches Keras at batch 1 and 2.
     result = zoo.export.export_tflite(stream.step_model, tmp_path / "step.tflite")
@@ -63,10 +65,11 @@ def test_shipped_tracker_step_runs_in_xnnpack_and_matches_keras(tmp_path):
 
 
 @pytest.mark.slow
-def test_shipped_mobile_detector_export_runs_in_xnnpack():
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_shipped_mobile_detector_export_runs_in_xnnpack(detector):
     # Trained weights, as shipped: the graph depends on them (zero batch-norm offsets of fresh
     # weights are folded away, trained ones are not).
-    model = zoo.load(DETECTOR)
+    model = zoo.load(detector)
     assert model.weights != "random"
     _check_partitions(tflite.xnnpack_partitions(tflite.convert(model.keras_model, "float32")))
 
