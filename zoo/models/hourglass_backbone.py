@@ -88,35 +88,32 @@ def stacked_hourglass(images, num_stacks, width, hourglass_depth, separable=Fals
     """
     if stem not in STEMS:
         raise ValueError(f"`stem` must be one of {STEMS}. Received: stem={stem!r}")
+    def block(filters, name):
+        return MultiScaleResidualBlock(filters, separable=separable, preactivation=preactivation,
+                                       name=name)
+
+    # Both stems open with a stride-2 conv + BN + ReLU (7x7 in FAN, 3x3 in the lite stem).
+    x = keras.layers.Conv2D(width // 4, 3 if stem == "lite" else 7, strides=2, padding="same",
+                            use_bias=False, name="stem_conv")(images)
+    x = keras.layers.BatchNormalization(name="stem_bn")(x)
+    x = keras.layers.ReLU(name="stem_relu")(x)
     if stem == "lite":
-        x = keras.layers.Conv2D(width // 4, 3, strides=2, padding="same", use_bias=False,
-                                name="stem_conv")(images)
-        x = keras.layers.BatchNormalization(name="stem_bn")(x)
-        x = keras.layers.ReLU(name="stem_relu")(x)
         x = keras.layers.SeparableConv2D(width // 2, 3, strides=2, padding="same",
                                          use_bias=False, name="stem_down")(x)
         x = keras.layers.BatchNormalization(name="stem_down_bn")(x)
         x = keras.layers.ReLU(name="stem_down_relu")(x)
     else:
-        x = keras.layers.Conv2D(width // 4, 7, strides=2, padding="same", use_bias=False,
-                                name="stem_conv")(images)
-        x = keras.layers.BatchNormalization(name="stem_bn")(x)
-        x = keras.layers.ReLU(name="stem_relu")(x)
-        x = MultiScaleResidualBlock(width // 2, separable=separable, preactivation=preactivation,
-                                    name="stem_block1")(x)
+        x = block(width // 2, "stem_block1")(x)
         x = keras.layers.AveragePooling2D(2, name="stem_pool")(x)
-        x = MultiScaleResidualBlock(width // 2, separable=separable, preactivation=preactivation,
-                                    name="stem_block2")(x)
-    x = MultiScaleResidualBlock(width, separable=separable, preactivation=preactivation,
-                                name="stem_block3")(x)
+        x = block(width // 2, "stem_block2")(x)
+    x = block(width, "stem_block3")(x)
 
     features = []
     previous = x
     for stack in range(num_stacks):
         hidden = Hourglass(width, hourglass_depth, separable=separable,
                            preactivation=preactivation, name=f"hourglass{stack}")(previous)
-        hidden = MultiScaleResidualBlock(width, separable=separable, preactivation=preactivation,
-                                         name=f"stack{stack}_block")(hidden)
+        hidden = block(width, f"stack{stack}_block")(hidden)
         hidden = keras.layers.Conv2D(width, 1, use_bias=False, name=f"stack{stack}_conv")(hidden)
         hidden = keras.layers.BatchNormalization(name=f"stack{stack}_bn")(hidden)
         hidden = keras.layers.ReLU(name=f"stack{stack}_relu")(hidden)

@@ -610,13 +610,18 @@ def _register_builtin_presets():
         description="2D baseline (FAN, Bulat & Tzimiropoulos 2017): 4 stacks, width 256, "
                     "64x64 heatmaps (the paper's Table 1 2D detector).",
         num_params=23820240))
+    # The phone presets: 128 px crops, L = 3F = 384, one separable hourglass.
+    mobile = {"num_landmarks": 68, "num_stacks": 1, "width": 128, "hourglass_depth": 3,
+              "heatmap_length": 384, "gamma": 0.4, "head_channels": 32, "compress_steps": 2,
+              "separable": True}
+
+    def phone(config):
+        return dict(architecture="aheat1d", config=config, input_size=128,
+                    normalization=dict(IMAGENET_NORMALIZATION), scheme="300w",
+                    codec=_codec_1d(128, 384))
+
     register_preset(Preset(
-        name="aheat1d_mobile_300w", architecture="aheat1d",
-        config={"num_landmarks": 68, "num_stacks": 1, "width": 128, "hourglass_depth": 3,
-                "heatmap_length": 384, "gamma": 0.4, "head_channels": 32,
-                "compress_steps": 2, "separable": True},
-        input_size=128, normalization=dict(IMAGENET_NORMALIZATION), scheme="300w",
-        codec=_codec_1d(128, 384),
+        name="aheat1d_mobile_300w", **phone(dict(mobile)),
         description="Phone-sized attentive 1D detector: 128 input, 1 hourglass stack of width "
                     "128 with depth-wise separable convolutions, L = 3F = 384, gamma 0.4; 1D "
                     "heads (CNN_1, co-attention, CNN_2) of 32 channels. Widened from 32/16 "
@@ -628,13 +633,8 @@ def _register_builtin_presets():
         weights_sha256="8185e34fc5b9a7432c1b2fec8db94810e853c675fb8a49b81c084ae54569d10f"))
 
     register_preset(Preset(
-        name="aheat1d_lite_300w", architecture="aheat1d",
-        config={"num_landmarks": 68, "num_stacks": 1, "width": 48, "hourglass_depth": 3,
-                "heatmap_length": 384, "gamma": 0.4, "head_channels": 16,
-                "compress_steps": 2, "separable": True, "stem": "lite",
-                "preactivation": False},
-        input_size=128, normalization=dict(IMAGENET_NORMALIZATION), scheme="300w",
-        codec=_codec_1d(128, 384),
+        name="aheat1d_lite_300w", **phone({**mobile, "width": 48, "head_channels": 16,
+                                           "stem": "lite", "preactivation": False}),
         description="The phone tracker's detector (issue 13): aheat1d_mobile_300w's design "
                     "(128 input, 1 separable hourglass, L = 3F = 384, gamma 0.4, 1D heads "
                     "with co-attention) at width 48 with 16-channel heads, the lite stem (two "
